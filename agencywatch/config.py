@@ -1,0 +1,209 @@
+"""City configuration: one TOML file per city, validated strictly when loaded.
+
+A city config is the fork point of the product, so a mistake in it must be reported in terms a
+non-programmer can act on: the file, the key, and what was expected. Unknown keys are errors
+(a misspelt key silently ignored is a source silently not crawled).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+RecordType = Literal[
+    "registration",
+    "filing",
+    "penalty",
+    "abnormal_listing",
+    "judgment",
+    "dishonest_debtor",
+    "complaint",
+    "phone",
+]
+RECORD_TYPES: tuple[str, ...] = RecordType.__args__  # type: ignore[attr-defined]
+
+SourceKind = Literal["html_table", "json_api", "file_download", "manual"]
+
+DEFAULT_RED_FLAG_CHARGES = ["催收非法债务罪", "寻衅滋事罪", "非法拘禁罪", "侵犯公民个人信息罪"]
+
+
+class ConfigError(ValueError):
+    """A city config that cannot be used, with the file and key that are wrong."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """One public source: where it is, how to read it, and how many rows are plausible."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    title_en: str = ""
+    record_type: RecordType
+    kind: SourceKind
+    url: str = ""
+    # html_table
+    table_selector: str = "table"
+    next_page_xpath: str = ""
+    # json_api
+    page_param: str = "page"
+    records_path: str = ""
+    total_pages_path: str = ""
+    total_path: str = ""
+    page_size_path: str = ""
+    # file_download
+    file_format: Literal["csv", "xlsx", "json", ""] = ""
+    sheet: str = ""
+    # any kind: force a charset when the server lies about it ("" = header, <meta>, gb18030)
+    encoding: str = ""
+    # bounds: outside them the source is treated as blocked, never as "no records"
+    min_rows: int = Field(default=1, ge=0)
+    max_rows: int = Field(default=1_000_000, ge=1)
+    max_stale_days: int = Field(default=7, ge=0)
+    max_pages: int = Field(default=500, ge=1)
+    # politeness
+    download_delay_s: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> Source:
+        if self.kind != "manual" and not self.url:
+            raise ValueError(f"source {self.id!r} of kind {self.kind!r} needs a url")
+        if self.kind == "json_api" and not self.records_path:
+            raise ValueError(f"source {self.id!r} of kind json_api needs records_path")
+        if self.kind == "file_download" and not self.file_format:
+            raise ValueError(
+                f"source {self.id!r} of kind file_download needs file_format (csv, xlsx or json)"
+            )
+        if self.min_rows > self.max_rows:
+            raise ValueError(f"source {self.id!r}: min_rows is larger than max_rows")
+        return self
+
+
+class Weights(_Strict):
+    compliance: float = Field(default=0.4, ge=0, le=1)
+    courts: float = Field(default=0.3, ge=0, le=1)
+    complaints: float = Field(default=0.3, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> Weights:
+        total = self.compliance + self.courts + self.complaints
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"weights must add up to 1.0, they add up to {total:g}")
+        return self
+
+
+class Scoring(_Strict):
+    """Method v1 parameters; the method page is rendered from these same values."""
+
+    method_version: str = "1.0"
+    window_months: int = Field(default=36, ge=1, le=240)
+    whitelist_threshold: float = Field(default=85, ge=0, le=100)
+    warning_threshold: float = Field(default=60, ge=0, le=100)
+    weights: Weights = Weights()
+    red_flag_charges: list[str] = Field(default_factory=lambda: list(DEFAULT_RED_FLAG_CHARGES))
+    points: dict[str, float] = Field(default_factory=dict)
+
+
+class Mirror(_Strict):
+    dir: str
+
+
+class City(_Strict):
+    slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    name: str
+    name_en: str = ""
+    province: str = ""
+    timezone: str = "Asia/Shanghai"
+    schedule: str = "@daily"
+    contact_url: str
+    corrections_email: str = ""
+    base_url: str = ""
+    mirror: Mirror | None = None
+    scoring: Scoring = Scoring()
+    labels: dict[RecordType, dict[str, str]] = Field(default_factory=dict)
+    sources: list[Source]
+
+    # set by load_city, not by the file
+    config_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_ids(cls, sources: list[Source]) -> list[Source]:
+        seen: set[str] = set()
+        for s in sources:
+            if s.id in seen:
+                raise ValueError(f"source id {s.id!r} appears twice")
+            seen.add(s.id)
+        if not sources:
+            raise ValueError("a city needs at least one source")
+        return sources
+
+    def source(self, source_id: str) -> Source:
+        for s in self.sources:
+            if s.id == source_id:
+                return s
+        raise KeyError(f"city {self.slug!r} has no source {source_id!r}")
+
+    @property
+    def project_dir(self) -> Path:
+        """The folder holding cities/: relative paths in the config resolve against it."""
+        if self.config_path is None:
+            return Path.cwd()
+        return self.config_path.resolve().parent.parent
+
+
+def _describe(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key (check its spelling; see cities/demo.toml for the keys)"
+    if kind == "missing":
+        return f"{loc}: required key is missing"
+    expected = err["msg"]
+    got = err.get("input")
+    if isinstance(got, dict | list):
+        got = type(got).__name__
+    return f"{loc}: {expected} (found {got!r})"
+
+
+def parse_city(text: str, path: Path) -> City:
+    """Parse and validate config text; errors name the file and each bad key."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    try:
+        city = City.model_validate(raw)
+    except ValidationError as e:
+        lines = "\n".join(f"  {path}: {_describe(err)}" for err in e.errors())
+        raise ConfigError(f"{path}: invalid city config:\n{lines}") from e
+    return city.model_copy(update={"config_path": path})
+
+
+def load_city(slug_or_path: str | Path, cities_dir: Path | None = None) -> City:
+    """Load a city by slug (cities/<slug>.toml) or by path."""
+    path = Path(slug_or_path)
+    if path.suffix != ".toml":
+        base = cities_dir or default_cities_dir()
+        path = base / f"{slug_or_path}.toml"
+    if not path.exists():
+        raise ConfigError(f"{path}: no such city config")
+    city = parse_city(path.read_text(encoding="utf-8"), path)
+    if city.slug != path.stem:
+        raise ConfigError(f"{path}: slug {city.slug!r} must match the file name {path.stem!r}")
+    return city
+
+
+def default_cities_dir() -> Path:
+    """cities/ of the project checkout (the package is installed editable from it)."""
+    return Path(__file__).resolve().parent.parent / "cities"
+
+
+def all_cities(cities_dir: Path | None = None) -> list[City]:
+    base = cities_dir or default_cities_dir()
+    return [load_city(p) for p in sorted(base.glob("*.toml"))]
