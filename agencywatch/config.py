@@ -7,6 +7,7 @@ non-programmer can act on: the file, the key, and what was expected. Unknown key
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -200,7 +201,10 @@ def load_city(slug_or_path: str | Path, cities_dir: Path | None = None) -> City:
 
 
 def default_cities_dir() -> Path:
-    """cities/ of the project checkout (the package is installed editable from it)."""
+    """AGENCYWATCH_CITIES_DIR, else cities/ of the project checkout (installed editable)."""
+    override = os.environ.get("AGENCYWATCH_CITIES_DIR")
+    if override:
+        return Path(override)
     return Path(__file__).resolve().parent.parent / "cities"
 
 

@@ -1,0 +1,411 @@
+"""The stages of one city's run, as plain functions of strings.
+
+The CLI (`agencywatch run`), the tests and the Airflow DAGs all call these, so a run behaves the
+same wherever it is scheduled. Each stage records its result and timing under
+`data/<city>/work/<run_id>/`, and `finish()` folds them into the run summary (`last-run.json`).
+Heavy libraries (pandas, Scrapy, Great Expectations) are imported inside the stages so that
+importing this module stays cheap for Airflow's DAG parser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agencywatch.config import City, load_city
+from agencywatch.paths import CityPaths, city_paths
+
+STAGES = ("crawl", "normalize", "resolve", "validate", "score", "release", "render", "publish")
+LISTS = ("blacklist", "warning", "whitelist", "no_adverse_record", "not_rated")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable id, unique enough for one city's runs (several a second are not expected)."""
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def today_in(city: City) -> str:
+    """The run date as the city sees it: a release dated in Beijing time, not the server's."""
+    return datetime.now(ZoneInfo(city.timezone)).date().isoformat()
+
+
+def _context(city_slug: str, root: str | None) -> tuple[City, CityPaths]:
+    city = load_city(city_slug)
+    return city, city_paths(city.slug, root)
+
+
+def _work_dir(paths: CityPaths, run_id: str) -> Path:
+    path = paths.data / "work" / run_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _record(paths: CityPaths, run_id: str, stage: str, result: dict[str, Any]) -> dict[str, Any]:
+    (_work_dir(paths, run_id) / f"{stage}.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+    )
+    return result
+
+
+@contextmanager
+def _timed(timings: dict[str, float], key: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = round(timings.get(key, 0.0) + time.perf_counter() - start, 3)
+
+
+@contextmanager
+def mirror_for(city: City) -> Iterator[str | None]:
+    """Serve the city's bundled mirror on localhost for the length of a crawl, if it has one."""
+    if city.mirror is None:
+        yield None
+        return
+    from agencywatch.mirror.server import serve_mirror
+
+    with serve_mirror(city.project_dir / city.mirror.dir) as base_url:
+        yield base_url
+
+
+# --- stages ---------------------------------------------------------------------------------
+
+
+def crawl(
+    city: str, source_id: str, run_id: str, root: str | None = None, fetch_base: str | None = None
+) -> dict[str, Any]:
+    """Crawl one source in its own Scrapy process; a mirror is served unless one is given."""
+    from crawlers.run import crawl_source
+
+    cfg, paths = _context(city, root)
+    source = cfg.source(source_id)
+    started = time.perf_counter()
+    serving = nullcontext(fetch_base) if fetch_base else mirror_for(cfg)
+    with serving as base:
+        log = crawl_source(cfg, source, paths, fetch_base=base)
+    log = dict(log, seconds=round(time.perf_counter() - started, 3))
+    return _record(paths, run_id, f"crawl-{source_id}", log)
+
+
+def crawl_all(
+    city: str,
+    run_id: str,
+    root: str | None = None,
+    on_source: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Crawl every source of a city, the mirror served once for all of them.
+
+    Sources of a bundled mirror stand in for separate sites, so they are crawled side by side;
+    a real city's sources are crawled side by side only across different hosts, each host one
+    source at a time, so per-domain politeness holds even across sources.
+    """
+    cfg, paths = _context(city, root)
+    results: dict[str, Any] = {}
+    with mirror_for(cfg) as base:
+        groups = _crawl_groups(cfg, mirrored=base is not None)
+
+        def crawl_group(ids: list[str]) -> None:
+            for source_id in ids:
+                results[source_id] = crawl(city, source_id, run_id, root, fetch_base=base)
+                if on_source:
+                    on_source(source_id, results[source_id])
+
+        workers = max(1, min(int(os.environ.get("AGENCYWATCH_CRAWL_WORKERS", "4")), len(groups)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(crawl_group, groups))
+    return {"sources": {s.id: results[s.id] for s in cfg.sources if s.id in results}}
+
+
+def _crawl_groups(cfg: City, mirrored: bool) -> list[list[str]]:
+    if mirrored:
+        return [[s.id] for s in cfg.sources]
+    from urllib.parse import urljoin, urlsplit
+
+    by_host: dict[str, list[str]] = {}
+    for s in cfg.sources:
+        host = urlsplit(urljoin(cfg.base_url or "", s.url)).netloc
+        by_host.setdefault(host, []).append(s.id)
+    return list(by_host.values())
+
+
+def validate_raw(city: str, run_id: str, root: str | None = None) -> dict[str, Any]:
+    """The raw gate: a broken page or layout change stops the run here."""
+    from expectations.gate import GateFailed, check_raw
+
+    cfg, paths = _context(city, root)
+    started = time.perf_counter()
+    results = check_raw(cfg, paths)
+    out = {"gates": results, "seconds": round(time.perf_counter() - started, 3)}
+    _record(paths, run_id, "validate_raw", out)
+    failed = [r for r in results if not r["success"]]
+    if failed:
+        raise GateFailed(failed)
+    return out
+
+
+def build(city: str, run_id: str, as_of: str, root: str | None = None) -> dict[str, Any]:
+    """normalize → resolve → clean gate → score → score gate."""
+    from expectations.gate import GateFailed, check_clean, check_scores
+    from transforms import normalize, resolve, score
+
+    cfg, paths = _context(city, root)
+    timings: dict[str, float] = {}
+    out: dict[str, Any] = {"timings_s": timings, "gates": []}
+    try:
+        with _timed(timings, "normalize"):
+            out["normalize"] = normalize.run(cfg, paths)
+        with _timed(timings, "resolve"):
+            out["resolve"] = resolve.run(cfg, paths)
+        with _timed(timings, "validate"):
+            out["gates"].append(check_clean(cfg, paths))
+        _raise_failed(out["gates"])
+        with _timed(timings, "score"):
+            out["score"] = score.run(cfg, paths, date.fromisoformat(as_of))
+        with _timed(timings, "validate"):
+            out["gates"].append(check_scores(cfg, paths))
+        _raise_failed(out["gates"])
+    except GateFailed:
+        _record(paths, run_id, "build", out)
+        raise
+    return _record(paths, run_id, "build", out)
+
+
+def _raise_failed(gates: list[dict[str, Any]]) -> None:
+    from expectations.gate import GateFailed
+
+    failed = [g for g in gates if not g["success"]]
+    if failed:
+        raise GateFailed(failed)
+
+
+def release(city: str, run_id: str, as_of: str, root: str | None = None) -> dict[str, Any]:
+    from transforms import release as release_stage
+
+    cfg, paths = _context(city, root)
+    started = time.perf_counter()
+    release_dir = release_stage.run(cfg, paths, date.fromisoformat(as_of))
+    out = {"release": str(release_dir), "seconds": round(time.perf_counter() - started, 3)}
+    return _record(paths, run_id, "release", out)
+
+
+def render(city: str, run_id: str, root: str | None = None) -> dict[str, Any]:
+    from transforms import render as render_stage
+
+    cfg, paths = _context(city, root)
+    started = time.perf_counter()
+    release_dir = Path(_read_stage(paths, run_id, "release")["release"])
+    build_dir = render_stage.run(cfg, paths, release_dir, summarize(cfg, paths, run_id))
+    out = {"build": str(build_dir), "seconds": round(time.perf_counter() - started, 3)}
+    return _record(paths, run_id, "render", out)
+
+
+def publish(city: str, run_id: str, root: str | None = None) -> dict[str, Any]:
+    from transforms import publish as publish_stage
+
+    cfg, paths = _context(city, root)
+    started = time.perf_counter()
+    build_dir = Path(_read_stage(paths, run_id, "render")["build"])
+    live = publish_stage.run(build_dir, paths.site)
+    out = {"site": str(live), "seconds": round(time.perf_counter() - started, 3)}
+    return _record(paths, run_id, "publish", out)
+
+
+def finish(
+    city: str, run_id: str, root: str | None = None, status: str | None = None
+) -> dict[str, Any]:
+    """Write the run summary to last-run.json and runs/<run_id>.json."""
+    cfg, paths = _context(city, root)
+    summary = summarize(cfg, paths, run_id, status)
+    text = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=False)
+    paths.runs.mkdir(parents=True, exist_ok=True)
+    (paths.runs / f"{run_id}.json").write_text(text + "\n", encoding="utf-8")
+    tmp = paths.last_run.with_suffix(".json.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, paths.last_run)
+    return summary
+
+
+# --- the run summary ------------------------------------------------------------------------
+
+
+def _read_stage(paths: CityPaths, run_id: str, stage: str) -> dict[str, Any]:
+    path = paths.data / "work" / run_id / f"{stage}.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _relative(path: str | None, root: Path) -> str | None:
+    if not path:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(root.resolve()))
+    except ValueError:
+        return path
+
+
+def summarize(
+    cfg: City, paths: CityPaths, run_id: str, status: str | None = None
+) -> dict[str, Any]:
+    """The facts of one run as DESIGN.md's run summary, from what the stages recorded."""
+    build_out = _read_stage(paths, run_id, "build")
+    raw_gate = _read_stage(paths, run_id, "validate_raw")
+    released = _read_stage(paths, run_id, "release")
+    published = _read_stage(paths, run_id, "publish")
+    gates = list(raw_gate.get("gates", [])) + list(build_out.get("gates", []))
+    if status is None:
+        status = "published" if published else "failed"
+    return {
+        "city": cfg.slug,
+        "run_id": run_id,
+        "status": status,
+        "method_version": cfg.scoring.method_version,
+        "sources": _source_summaries(cfg, paths, run_id, build_out),
+        "gates": [_gate_summary(g) for g in gates],
+        "lists": _list_counts(paths) if build_out.get("score") else {k: 0 for k in LISTS},
+        "release": _relative(released.get("release"), paths.root),
+        "site": _relative(str(paths.site), paths.root) if published else None,
+        "timings_s": _timings(cfg, paths, run_id, build_out, raw_gate),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _source_summaries(
+    cfg: City, paths: CityPaths, run_id: str, build_out: dict[str, Any]
+) -> dict[str, Any]:
+    normalized = build_out.get("normalize", {}).get("sources", {})
+    out: dict[str, Any] = {}
+    for s in cfg.sources:
+        log = _read_stage(paths, run_id, f"crawl-{s.id}")
+        out[s.id] = {
+            "status": log.get("status", "not_run"),
+            "rows": log.get("rows", 0),
+            "pages_fetched": log.get("pages_fetched", 0),
+            "pages_not_modified": log.get("pages_not_modified", 0),
+            "quarantined": normalized.get(s.id, {}).get("quarantined", 0),
+            "message": log.get("message", ""),
+            "last_success_at": log.get("last_success_at"),
+        }
+    return out
+
+
+def _gate_summary(gate: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": gate["name"],
+        "success": gate["success"],
+        "failed_expectations": gate.get("failed_expectations", []),
+    }
+
+
+def _list_counts(paths: CityPaths) -> dict[str, int]:
+    import pandas as pd
+
+    scores = pd.read_parquet(paths.scored / "scores.parquet", columns=["list"])
+    counts = scores["list"].value_counts()
+    return {k: int(counts.get(k, 0)) for k in LISTS}
+
+
+def _timings(
+    cfg: City,
+    paths: CityPaths,
+    run_id: str,
+    build_out: dict[str, Any],
+    raw_gate: dict[str, Any],
+) -> dict[str, float]:
+    timings = {k: 0.0 for k in STAGES}
+    crawl_total = _read_stage(paths, run_id, "crawl_all").get("seconds")
+    if crawl_total is None:
+        crawl_total = sum(
+            _read_stage(paths, run_id, f"crawl-{s.id}").get("seconds", 0.0) for s in cfg.sources
+        )
+    timings["crawl"] = crawl_total
+    for key, value in build_out.get("timings_s", {}).items():
+        timings[key] = value
+    timings["validate"] = round(timings["validate"] + raw_gate.get("seconds", 0.0), 3)
+    for stage in ("release", "render", "publish"):
+        timings[stage] = _read_stage(paths, run_id, stage).get("seconds", 0.0)
+    return {k: round(v, 3) for k, v in timings.items()}
+
+
+def peak_rss_mb() -> int:
+    """Peak resident memory of this process and of its finished children (the crawls)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return int(max(own, children) / 1024)
+
+
+# --- the whole run --------------------------------------------------------------------------
+
+
+class StageProgress:
+    """What a front end (the CLI's progress bars, a test) is told as the run goes."""
+
+    def start(self, stage: str, total: int | None = None) -> None: ...
+    def advance(self, stage: str, note: str = "") -> None: ...
+    def done(self, stage: str) -> None: ...
+
+
+def run_city(
+    city: str,
+    root: str | None = None,
+    as_of: str | None = None,
+    run_id: str | None = None,
+    progress: StageProgress | None = None,
+) -> dict[str, Any]:
+    """Every stage for one city; returns the run summary with status published/blocked/failed."""
+    from expectations.gate import GateFailed
+
+    cfg, paths = _context(city, root)
+    as_of = as_of or today_in(cfg)
+    run_id = run_id or new_run_id()
+    progress = progress or StageProgress()
+    try:
+        _crawl_with_progress(cfg, run_id, root, progress, paths)
+        _step(progress, "validate", lambda: validate_raw(city, run_id, root))
+        _step(progress, "build", lambda: build(city, run_id, as_of, root))
+        _step(progress, "release", lambda: release(city, run_id, as_of, root))
+        _step(progress, "render", lambda: render(city, run_id, root))
+        _step(progress, "publish", lambda: publish(city, run_id, root))
+    except GateFailed as gate_failure:
+        summary = finish(city, run_id, root, status="blocked")
+        summary["error"] = str(gate_failure)
+        return summary
+    except Exception as error:  # noqa: BLE001 - the summary must be written whatever failed
+        summary = finish(city, run_id, root, status="failed")
+        summary["error"] = f"{type(error).__name__}: {error}"
+        raise RunFailed(summary) from error
+    return finish(city, run_id, root, status="published")
+
+
+def _step(progress: StageProgress, stage: str, fn: Callable[[], Any]) -> None:
+    progress.start(stage)
+    fn()
+    progress.done(stage)
+
+
+def _crawl_with_progress(
+    cfg: City, run_id: str, root: str | None, progress: StageProgress, paths: CityPaths
+) -> None:
+    progress.start("crawl", total=len(cfg.sources))
+    started = time.perf_counter()
+    crawl_all(cfg.slug, run_id, root, on_source=lambda sid, log: progress.advance("crawl", sid))
+    _record(paths, run_id, "crawl_all", {"seconds": round(time.perf_counter() - started, 3)})
+    progress.done("crawl")
+
+
+class RunFailed(RuntimeError):
+    """A stage crashed (not a gate): the run summary is attached for the CLI to show."""
+
+    def __init__(self, summary: dict[str, Any]):
+        super().__init__(summary.get("error", "run failed"))
+        self.summary = summary
