@@ -172,7 +172,7 @@ def _load_or_exit(city: str) -> None:
     try:
         load_city(city)
     except ConfigError as e:
-        errors.print(str(e), markup=False)
+        click.echo(str(e), err=True)
         sys.exit(EXIT_FAILED)
 
 
@@ -236,7 +236,7 @@ def check_config(files: tuple[str, ...]) -> None:
             city = load_city(path)
         except ConfigError as e:
             bad += 1
-            errors.print(str(e), markup=False)
+            click.echo(str(e), err=True)
             continue
         console.print(f"ok  {path}  ({city.name}, {len(city.sources)} sources)")
     sys.exit(EXIT_FAILED if bad else 0)
