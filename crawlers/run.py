@@ -1,0 +1,201 @@
+"""crawl_source: crawl one source in its own Scrapy process, check it, keep or replace raw data.
+
+A crawl that got a challenge page, an `error` body or an implausible row count must never
+replace good data with nothing: the previous raw file stays and the source is reported
+blocked or failed — or stale while that previous file is young enough to reuse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from agencywatch.config import City, Source
+from agencywatch.paths import CityPaths
+from crawlers.context import SourceContext, sha256_hex, utc_now
+from crawlers.items import raw_line
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CRAWL_TIMEOUT_S = 3 * 3600
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+MAX_MESSAGES = 3
+
+
+def crawl_source(
+    city: City, source: Source, paths: CityPaths, fetch_base: str | None = None
+) -> dict:
+    """Crawl (or, for a manual source, import) one source and write raw/<id>.crawl.json.
+
+    Relative urls are fetched from `fetch_base` (a local mirror) when given, else from the
+    city's base_url; raw items always record the url on base_url. Returns the crawl log.
+    """
+    paths.raw.mkdir(parents=True, exist_ok=True)
+    started_at = utc_now()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{source.id}.", suffix=".jsonl.part", dir=paths.raw)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if source.kind == "manual":
+            outcome = _import_inbox(city, source, paths, tmp)
+        else:
+            outcome = _crawl_in_child(city, source, fetch_base, tmp)
+        log = _settle(source, paths, outcome, tmp, started_at)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_atomic(
+        paths.raw / f"{source.id}.crawl.json", json.dumps(log, ensure_ascii=False, indent=2)
+    )
+    return log
+
+
+def _crawl_in_child(city: City, source: Source, fetch_base: str | None, output: Path) -> dict:
+    """Runs crawlers.crawl_one in a fresh interpreter (a Twisted reactor runs once per process)."""
+    with tempfile.TemporaryDirectory(prefix="agencywatch-crawl-") as workdir:
+        job_path, summary_path = Path(workdir) / "job.json", Path(workdir) / "summary.json"
+        job = {
+            "city": city.model_dump(mode="json"),
+            "source_id": source.id,
+            "fetch_base": fetch_base,
+            "download_delay_s": download_delay(source, fetch_base),
+            "output": str(output),
+            "summary": str(summary_path),
+        }
+        job_path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(PROJECT_DIR), os.environ.get("PYTHONPATH")])
+            ),
+        }
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "crawlers.crawl_one", str(job_path)],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=CRAWL_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return _problem("failed", f"the crawl took longer than {CRAWL_TIMEOUT_S} s")
+        if done.returncode != 0 or not summary_path.exists():
+            tail = (done.stderr or "").strip().splitlines()[-3:]
+            return _problem("failed", f"crawl process exited {done.returncode}: {' | '.join(tail)}")
+        return json.loads(summary_path.read_text(encoding="utf-8"))
+
+
+def download_delay(source: Source, fetch_base: str | None) -> float | None:
+    """The source's own delay if its config sets one; 0 for our own mirror on loopback;
+    otherwise None, keeping the project's polite default for a real site."""
+    if "download_delay_s" in source.model_fields_set:
+        return source.download_delay_s
+    host = urlsplit(fetch_base).hostname if fetch_base else None
+    return 0.0 if host in LOOPBACK_HOSTS else None
+
+
+def _import_inbox(city: City, source: Source, paths: CityPaths, output: Path) -> dict:
+    """A manual source: parse the newest official export dropped into inbox/<source id>/."""
+    from crawlers.spiders.file_download import file_records  # scrapy-free path kept lazy
+
+    inbox = paths.inbox / source.id
+    files = sorted(
+        (p for p in inbox.glob("*") if p.is_file() and not p.name.startswith((".", "_"))),
+        key=lambda p: p.stat().st_mtime,
+    )
+    if not files:
+        return _problem("failed", f"manual source: no export in {inbox}")
+    export = files[-1]
+    fmt = source.file_format or export.suffix.lstrip(".").lower()
+    body = export.read_bytes()
+    ctx = SourceContext(city, source.model_copy(update={"file_format": fmt}))
+    url = (
+        ctx.canonical_url(ctx.fetch_url(source.url))
+        if source.url
+        else f"inbox/{source.id}/{export.name}"
+    )
+    fetched_at = datetime.fromtimestamp(export.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        records = file_records(body, ctx.source)
+    except (ValueError, KeyError) as e:
+        return _problem("blocked", f"{export.name}: {e}")
+    with output.open("w", encoding="utf-8", newline="\n") as f:
+        for place, fields in records:
+            f.write(raw_line(ctx.raw_item(url, sha256_hex(body), fetched_at, place, fields)))
+    return {"rows": len(records), "notes": [f"imported {export.name}"]}
+
+
+def _problem(status: str, message: str) -> dict:
+    return {"rows": 0, "problems": [[status, message]]}
+
+
+def _verdict(source: Source, outcome: dict) -> tuple[str, str]:
+    """ok, or blocked / failed with why: refusals first, then the row-count bounds."""
+    problems = outcome.get("problems") or []
+    if problems:
+        status = "blocked" if any(s == "blocked" for s, _ in problems) else "failed"
+        shown = [m for _, m in problems[:MAX_MESSAGES]]
+        more = f" (and {len(problems) - MAX_MESSAGES} more)" if len(problems) > MAX_MESSAGES else ""
+        return status, "; ".join(shown) + more
+    rows = outcome.get("rows") or 0
+    if rows < source.min_rows:
+        return "blocked", f"only {rows} rows, at least {source.min_rows} expected"
+    if rows > source.max_rows:
+        return "blocked", f"{rows} rows, at most {source.max_rows} expected"
+    return "ok", "; ".join((outcome.get("notes") or [])[:MAX_MESSAGES])
+
+
+def _settle(source: Source, paths: CityPaths, outcome: dict, tmp: Path, started_at: str) -> dict:
+    """Replace raw/<id>.jsonl with a good crawl, or keep the previous one and say why."""
+    final = paths.raw / f"{source.id}.jsonl"
+    previous = _read_json(paths.raw / f"{source.id}.crawl.json")
+    status, message = _verdict(source, outcome)
+    finished_at = utc_now()
+    last_success_at = previous.get("last_success_at")
+    if status == "ok":
+        os.replace(tmp, final)
+        last_success_at = finished_at
+    elif final.exists():
+        last_success_at = last_success_at or _mtime_iso(final)
+        if _age(last_success_at, finished_at) <= timedelta(days=source.max_stale_days):
+            message = f"{status}: {message}; reusing the last good crawl of {last_success_at}"
+            status = "stale"
+    return {
+        "source_id": source.id,
+        "status": status,
+        "rows": int(outcome.get("rows") or 0),
+        "pages_fetched": int(outcome.get("pages_fetched") or 0),
+        "pages_not_modified": int(outcome.get("pages_not_modified") or 0),
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "message": message,
+        "last_success_at": last_success_at,
+    }
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _mtime_iso(path: Path) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _age(then: str, now: str) -> timedelta:
+    parse = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)  # noqa: E731
+    return parse(now) - parse(then)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)

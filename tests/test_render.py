@@ -1,0 +1,257 @@
+"""Site renderer: a page per agency, everything escaped, no foreign origin, relative links."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from agencywatch.config import City
+from agencywatch.paths import CityPaths
+from tests.test_release import AS_OF, fictional_city, write_inputs
+from transforms import release, render
+
+SITE = Path(render.__file__).resolve().parents[1] / "site"
+RUN = {
+    "sources": {
+        "penalties": {"status": "stale", "rows": 7},
+        "registrations": {"status": "ok", "rows": 3},
+    }
+}
+
+
+class Tags(HTMLParser):
+    """Every start tag of a page with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags_of(page: Path) -> list[tuple[str, dict[str, str | None]]]:
+    parser = Tags()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.tags
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[City, CityPaths, Path, Path]:
+    city = fictional_city()
+    paths = CityPaths(root=tmp_path, city="demo")
+    write_inputs(paths)
+    release_dir = release.run(city, paths, AS_OF)
+    return city, paths, release_dir, render.run(city, paths, release_dir, RUN)
+
+
+def pages(build: Path) -> list[Path]:
+    return sorted(build.rglob("*.html"))
+
+
+def test_build_is_a_new_folder_under_builds(built) -> None:
+    _, paths, release_dir, build = built
+    assert build.parent == paths.builds
+    assert build.name.startswith(f"demo-{release_dir.name}-")
+    for page in (
+        "index.html",
+        "blacklist.html",
+        "warning.html",
+        "whitelist.html",
+        "no-adverse-record.html",
+        "all.html",
+        "method.html",
+        "downloads.html",
+        "about.html",
+    ):
+        assert (build / page).is_file(), page
+    assert (build / "static" / "style.css").is_file()
+
+
+def test_every_agency_gets_a_page(built) -> None:
+    _, _, release_dir, build = built
+    ids = pd.read_csv(release_dir / "agencies.csv", encoding="utf-8-sig", dtype=str)["agency_id"]
+    assert len(ids) == 3
+    for agency_id in ids:
+        assert (build / "agency" / agency_id / "index.html").is_file()
+    listed = {
+        a["href"]
+        for t, a in tags_of(build / "all.html")
+        if t == "a" and "agency/" in (a["href"] or "")
+    }
+    assert listed == {f"agency/{i}/index.html" for i in ids}
+
+
+def test_script_in_a_name_is_escaped(built) -> None:
+    _, _, _, build = built
+    for page in pages(build):
+        text = page.read_text(encoding="utf-8")
+        assert "<script>alert(1)" not in text, page
+    agency = (build / "agency" / "91990000MA00000002" / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;丙丁有限公司" in agency
+    scripts = [
+        a.get("src")
+        for t, a in tags_of(build / "agency" / "91990000MA00000002" / "index.html")
+        if t == "script"
+    ]
+    assert scripts == ["../../static/filter.js"]
+
+
+def test_javascript_url_is_text_not_link(built) -> None:
+    _, _, _, build = built
+    page = build / "agency" / "91990000MA00000002" / "index.html"
+    hrefs = [a.get("href") or "" for _, a in tags_of(page)]
+    assert not [h for h in hrefs if h.lower().startswith("javascript:")]
+    assert "javascript:alert(1)" in page.read_text(encoding="utf-8")  # still shown, as text
+    assert "https://credit.demo-city.example/opendata/registrations.xlsx" in hrefs
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://credit.demo-city.example/a?b=1", True),
+        ("http://credit.demo-city.example/", True),
+        ("javascript:alert(1)", False),
+        ("JAVASCRIPT:alert(1)", False),
+        ("data:text/html,<b>x</b>", False),
+        ("//evil.example/x", False),
+        ("/relative/path", False),
+        ("https://x.example/\nevil", False),
+        (None, False),
+    ],
+)
+def test_http_url(url: str | None, ok: bool) -> None:
+    assert (render.http_url(url) is not None) is ok
+
+
+def test_csp_meta_on_every_page(built) -> None:
+    _, _, _, build = built
+    all_pages = pages(build)
+    assert len(all_pages) >= 12
+    for page in all_pages:
+        csp = [
+            a.get("content") or ""
+            for t, a in tags_of(page)
+            if t == "meta" and (a.get("http-equiv") or "").lower() == "content-security-policy"
+        ]
+        assert len(csp) == 1, page
+        assert "default-src 'self'" in csp[0]
+
+
+def test_built_pages_load_nothing_from_elsewhere_and_link_relatively(built) -> None:
+    _, _, _, build = built
+    for page in pages(build):
+        for tag, attrs in tags_of(page):
+            src = attrs.get("src")
+            if src is not None:
+                assert not re.match(r"^([a-z]+:)?//", src, re.I), (page, src)
+            href = attrs.get("href") or ""
+            assert not href.startswith("/"), (page, href)  # sub-path safe
+            if tag != "a":
+                assert not re.match(r"^([a-z]+:)?//", href, re.I), (page, tag, href)
+
+
+def test_templates_and_static_reference_no_other_origin() -> None:
+    files = [p for p in (SITE / "templates").rglob("*") if p.is_file()]
+    files += [p for p in (SITE / "static").rglob("*") if p.is_file()]
+    assert files
+    foreign = re.compile(
+        r"""(src|href)\s*=\s*["']?\s*(https?:)?//|url\(\s*["']?(https?:)?//|@import""", re.I
+    )
+    for f in files:
+        assert not foreign.search(f.read_text(encoding="utf-8")), f
+
+
+def test_agency_page_shows_reason_first_evidence_and_expiry(built) -> None:
+    _, _, _, build = built
+    text = (build / "agency" / "91990000MA00000001" / "index.html").read_text(encoding="utf-8")
+    assert text.index("登记有效且已备案") < text.index('id="score-h"')
+    assert "并不代表推荐" in text  # whitelist is not an endorsement
+    assert "bbbbbbbbbbbb" in text and "b" * 13 not in text  # sha256 prefix of the evidence page
+    assert "公示期已过" in text  # the expired penalty is marked as such
+    assert "2026-11-22" in text  # retrieval date
+
+
+def test_index_shows_counts_and_source_freshness(built) -> None:
+    _, _, _, build = built
+    text = (build / "index.html").read_text(encoding="utf-8")
+    assert "过期（沿用上次数据）" in text  # penalties reported stale by the run summary
+    assert 'action="all.html"' in text
+    counts = re.findall(
+        r'href="(blacklist|whitelist|not-rated)\.html"><span[^>]*>[^<]+</span> <strong>(\d+)</strong>',
+        text,
+    )
+    assert dict(counts) == {"blacklist": "1", "whitelist": "1", "not-rated": "1"}
+
+
+def test_downloads_page_lists_manifest_files(built) -> None:
+    _, _, release_dir, build = built
+    manifest = json.loads((release_dir / "manifest.json").read_text())
+    text = (build / "downloads.html").read_text(encoding="utf-8")
+    for name, digest in manifest["files"].items():
+        assert digest in text
+        assert (build / "downloads" / release_dir.name / name).read_bytes() == (
+            release_dir / name
+        ).read_bytes()
+
+
+def test_method_page_shows_the_city_weights(tmp_path: Path) -> None:
+    city = fictional_city()
+    scoring = city.scoring.model_copy(update={"window_months": 24})
+    city = city.model_copy(update={"scoring": scoring})
+    paths = CityPaths(root=tmp_path, city="demo")
+    write_inputs(paths)
+    build = render.run(city, paths, release.run(city, paths, AS_OF))
+    text = (build / "method.html").read_text(encoding="utf-8")
+    assert "24 个月" in text
+    assert "40%" in text and "催收非法债务罪" in text
+
+
+def test_unsafe_agency_id_is_an_error(tmp_path: Path) -> None:
+    city = fictional_city()
+    paths = CityPaths(root=tmp_path, city="demo")
+    write_inputs(paths)
+    release_dir = release.run(city, paths, AS_OF)
+    agencies = pd.read_parquet(release_dir / "agencies.parquet")
+    agencies.loc[0, "agency_id"] = "../../etc"
+    agencies.to_parquet(release_dir / "agencies.parquet", index=False)
+    with pytest.raises(ValueError, match="not safe"):
+        render.run(city, paths, release_dir)
+    assert not [p for p in paths.builds.iterdir() if p.name.startswith("demo-")]
+
+
+def test_same_release_renders_the_same_build(built) -> None:
+    city, paths, release_dir, build = built
+    again = render.run(city, paths, release_dir, RUN)
+    assert again == build
+    other = render.run(city, paths, release.run(city, paths, date(2026, 11, 23)), RUN)
+    assert other != build and other.is_dir()
+
+
+def test_method_page_falls_back_to_config_without_the_scorer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "transforms.score", None)  # import now fails
+    city = fictional_city()
+    view = render.method_view(city)
+    assert view["from_scorer"] is False
+    assert view["weights"] == city.scoring.weights.model_dump()
+    assert view["window_months"] == city.scoring.window_months
+    assert {c["code"] for c in view["codes"]} >= {"penalty", "flag_criminal_collection"}
+
+
+def test_method_page_uses_the_scorer_description_when_present() -> None:
+    score = pytest.importorskip("transforms.score")
+    city = fictional_city()
+    view = render.method_view(city)
+    assert view["from_scorer"] is True
+    described = score.method_description(city)
+    assert [c["code"] for c in view["codes"]] == [c["code"] for c in described["codes"]]

@@ -1,0 +1,518 @@
+"""Normalize: raw JSONL items → one clean Parquet table per record type.
+
+Each source's items go through the label mapping (transforms.labels), then every column through
+its parser (transforms.values), chosen by the column's name: `*_on` and `publicity_end` are
+dates, `*_cny` amounts, `uscc` a checked code, `name` gets a `name_key`, and the enum columns
+below look their words up in values.toml. A record that cannot be used — no name and no code,
+no usable key date, no usable phone number — goes to quarantine.jsonl with the reason; nothing
+is dropped silently. Output is deterministic: rows sorted by record_id, columns in contract order.
+
+record_id is `<source_id>:<key>` with the key of docs/architecture.md. A record without its key
+gets `h<16 hex>` (a hash of its normalized content). The same key with the same content is a
+duplicate and is dropped (and counted); the same key with different content — two debtors of one
+case, two outfits behind one phone number — keeps both, each key suffixed with `#<8 hex>` of its
+content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from agencywatch.config import RECORD_TYPES, City, Source
+from agencywatch.paths import CityPaths
+from transforms import values as v
+from transforms.labels import PROVENANCE, canonical, read_raw
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "registration": (
+        "uscc", "uscc_raw", "name", "name_key", "legal_rep", "registered_capital_cny",
+        "established_on", "status", "address", "district", "business_scope", "authority",
+    ),
+    "filing": (
+        "filing_no", "uscc", "uscc_raw", "name", "name_key", "filing_type", "issued_on",
+        "expires_on", "issuer",
+    ),
+    "penalty": (
+        "decision_no", "uscc", "uscc_raw", "name", "name_key", "violation", "penalty", "fine_cny",
+        "decided_on", "publicity_end", "authority",
+    ),
+    "abnormal_listing": (
+        "uscc", "uscc_raw", "name", "name_key", "list_type", "reason", "listed_on", "removed_on",
+        "authority",
+    ),
+    "judgment": (
+        "case_no", "court", "judged_on", "cause", "doc_type", "case_type", "parties", "charges",
+        "outcome",
+    ),
+    "dishonest_debtor": (
+        "case_no", "uscc", "uscc_raw", "name", "name_key", "court", "filed_on", "published_on",
+        "obligation", "performance", "behaviour", "is_person",
+    ),
+    "complaint": (
+        "complaint_id", "target_name", "name_key", "uscc", "uscc_raw", "filed_on", "category",
+        "status", "platform", "title",
+    ),
+    "phone": (
+        "number", "uscc", "uscc_raw", "name", "name_key", "kind", "source_note",
+    ),
+}  # fmt: skip
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "registration": ("uscc",),
+    "filing": ("filing_no",),
+    "penalty": ("decision_no",),
+    "abnormal_listing": ("uscc", "listed_on"),
+    "judgment": ("case_no",),
+    "dishonest_debtor": ("case_no",),
+    "complaint": ("complaint_id",),
+    "phone": ("number",),
+}
+
+# Each group needs at least one usable date, or the record cannot be placed in the window.
+REQUIRED_DATES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "penalty": (("decided_on",),),
+    "abnormal_listing": (("listed_on",),),
+    "judgment": (("judged_on",),),
+    "dishonest_debtor": (("published_on", "filed_on"),),
+    "complaint": (("filed_on",),),
+}
+
+# (record type, column) → [enums.<table>] in values.toml
+ENUMS: dict[tuple[str, str], str] = {
+    ("registration", "status"): "registration_status",
+    ("abnormal_listing", "list_type"): "list_type",
+    ("complaint", "status"): "complaint_status",
+    ("phone", "kind"): "phone_kind",
+}
+
+# Shown as published but left out of the content hash: spelling variants are one record.
+_DISPLAY_ONLY = {"name", "target_name", "uscc_raw", "source_note"}
+_NAME_COLUMNS = {"name", "target_name"}
+FLOAT_COLUMNS = {"registered_capital_cny", "fine_cny"}
+BOOL_COLUMNS = {"is_person"}
+
+
+def output_columns(record_type: str) -> list[str]:
+    """The clean table's columns in contract order: record_id, provenance, then the type's own."""
+    return ["record_id", *PROVENANCE, *COLUMNS[record_type]]
+
+
+def empty_table(record_type: str) -> pd.DataFrame:
+    """A table with the right columns and dtypes and no rows (for types without a source)."""
+    return _typed(pd.DataFrame({c: [] for c in output_columns(record_type)}), record_type)
+
+
+def _typed(frame: pd.DataFrame, record_type: str) -> pd.DataFrame:
+    out = frame.reindex(columns=output_columns(record_type))
+    for column in out.columns:
+        if column in FLOAT_COLUMNS:
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
+        elif column in BOOL_COLUMNS:
+            out[column] = out[column].fillna(False).astype(bool)
+        else:
+            out[column] = out[column].astype(object).where(out[column].notna(), None).astype("str")
+    return out
+
+
+# --- columns ----------------------------------------------------------------------------
+
+
+class _Row:
+    """What normalizing one source learns about its rows: problems and nulled values."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.problem = pd.Series(None, index=index, dtype=object)
+        self.invalid_values = 0
+
+    def flag(self, mask: pd.Series, reasons: pd.Series | str) -> None:
+        """Record a reason for rows that have none yet (the first problem is the one reported)."""
+        new = mask & self.problem.isna()
+        self.problem = self.problem.where(~new, reasons)
+
+
+def _get(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column of the frame, or an all-None column when the source has no such field."""
+    if column in frame:
+        return frame[column]
+    return pd.Series(None, index=frame.index, dtype=object)
+
+
+def _is_date(column: str) -> bool:
+    return column.endswith("_on") or column == "publicity_end"
+
+
+def _column(column: str, record_type: str, raw: pd.DataFrame, hints: dict, row: _Row) -> pd.Series:
+    """One typed column from its canonical raw column, chosen by the column's name."""
+    values = _get(raw, column)
+    if (record_type, column) in ENUMS:
+        table = ENUMS[(record_type, column)]
+        return v.map_unique(values, lambda x: v.enum_value(x, table))[0].fillna(
+            v.enum_value(None, table)
+        )
+    if column in FLOAT_COLUMNS:
+        default = v.lookups()["amounts"]["column_default_unit"].get(column)
+        unit = hints.get(column, pd.Series(None, index=raw.index, dtype=object)).fillna(default)
+        parsed, errors = v.map_unique_pairs(values, unit, v.parse_amount_cny)
+    elif _is_date(column):
+        parsed, errors = v.map_unique(values, v.parse_date)
+    else:
+        return v.display_texts(values)
+    row.invalid_values += int(errors.notna().sum())
+    return parsed
+
+
+def _date_errors(raw: pd.DataFrame, column: str) -> pd.Series:
+    return v.map_unique(_get(raw, column), v.parse_date)[1]
+
+
+def _base_columns(record_type: str, raw: pd.DataFrame, hints: dict, row: _Row) -> pd.DataFrame:
+    out = pd.DataFrame({c: raw[c] for c in PROVENANCE}, index=raw.index)
+    for column in COLUMNS[record_type]:
+        if column == "uscc":
+            out["uscc_raw"] = v.clean_texts(_get(raw, "uscc"))
+            out["uscc"] = v.map_unique(out["uscc_raw"], v.clean_uscc)[0]
+        elif column == "name_key":
+            source = "target_name" if "target_name" in COLUMNS[record_type] else "name"
+            out["name_key"] = v.name_keys(out[source])
+        elif column not in out:
+            out[column] = _column(column, record_type, raw, hints, row)
+    return out
+
+
+def _require_dates(record_type: str, raw: pd.DataFrame, out: pd.DataFrame, row: _Row) -> None:
+    for group in REQUIRED_DATES.get(record_type, ()):
+        missing = pd.concat([out[c].isna() for c in group], axis=1).all(axis=1)
+        errors = pd.concat([_date_errors(raw, c) for c in group], axis=1).bfill(axis=1).iloc[:, 0]
+        reason = errors.where(errors.notna(), f"no usable {' or '.join(group)}")
+        row.flag(missing, reason)
+
+
+def _require_identity(record_type: str, out: pd.DataFrame, row: _Row) -> None:
+    if record_type == "judgment":
+        empty = out["case_no"].isna() & (out["parties"] == "[]")
+        row.flag(empty, "no case number and no parties")
+    else:
+        no_code = out["uscc_raw"].isna() if "uscc_raw" in out else True
+        row.flag(out["name_key"].isna() & no_code, "no name and no code")
+
+
+# --- per record type --------------------------------------------------------------------
+
+
+def _derive_filing(raw: pd.DataFrame, out: pd.DataFrame, source: Source, row: _Row) -> None:
+    kind = _get(raw, "filing_type")
+    kind = kind.where(v.clean_texts(kind).notna(), source.title)
+    out["filing_type"] = v.map_unique(kind, lambda x: v.enum_value(x, "filing_type"))[0]
+
+
+def _derive_judgment(raw: pd.DataFrame, out: pd.DataFrame, source: Source, row: _Row) -> None:
+    out["case_no"] = v.canonical_case_nos(out["case_no"])
+    out["case_type"] = _case_types(_get(raw, "case_kind"), out["case_no"])
+    out["parties"] = v.map_unique(_get(raw, "parties"), _parties_json)[0].fillna("[]")
+    out["charges"] = v.map_unique(_get(raw, "charges"), _charges_json)[0].fillna("[]")
+
+
+def _case_types(kind: pd.Series, case_no: pd.Series) -> pd.Series:
+    """From 案件类型 when it says something, else from the case number's type characters."""
+    said = v.map_unique(kind, lambda x: v.enum_matches(x, "case_type"))[0].fillna(False)
+    from_kind = v.map_unique(kind, lambda x: v.enum_value(x, "case_type"))[0]
+    chars = v.case_no_parts(case_no)["type"]
+    from_no = v.map_unique(chars, lambda x: v.enum_value(x, "case_type"))[0]
+    from_no = from_no.fillna(v.enum_value(None, "case_type"))
+    return from_kind.where(said.astype(bool), from_no)
+
+
+_USCC_IN_TEXT = re.compile(r"(?:统一社会信用代码|社会信用代码|信用代码)\s*[:]?\s*([0-9A-Za-z]{18})")
+_PARTY_NOTE = re.compile(r"\([^()]*(?:代码|住所|法定代表人|负责人|地址)[^()]*\)")
+
+
+def parse_parties(text: object) -> list[dict[str, str | None]]:
+    """当事人 text → [{name, role, uscc}]: `被告单位：X公司（统一社会信用代码：…）；被告人：张某`."""
+    cleaned = v.clean_text(text)
+    if cleaned is None:
+        return []
+    parties: list[dict[str, str | None]] = []
+    for segment in re.split(v.lookups()["text"]["party_separators"], v.unify_brackets(cleaned)):
+        role_word, sep, rest = segment.partition(":")
+        if not sep:
+            role_word, rest = "", segment
+        code = _USCC_IN_TEXT.search(rest)
+        names = v.split_list(_PARTY_NOTE.sub("", rest), r"[、,，]+")
+        for name in names:
+            parties.append(
+                {
+                    "name": name,
+                    "role": v.enum_value(role_word, "party_role"),
+                    "uscc": v.clean_uscc(code[1]) if code and len(names) == 1 else None,
+                }
+            )
+    return parties
+
+
+def _parties_json(text: object) -> str:
+    return json.dumps(parse_parties(text), ensure_ascii=False)
+
+
+def _charges_json(text: object) -> str:
+    return json.dumps(v.split_list(text), ensure_ascii=False)
+
+
+_CJK_NAME = re.compile(r"[\u3400-\u9fff·]{2,}")
+
+
+def is_person(name: object, card: object, legal_rep: object = None) -> bool:
+    """Whether a dishonest-debtor entry is a natural person (AgencyWatch only uses organisations).
+
+    A masked card number (3301**********1234) is a person's ID; a name ending in an
+    organisation suffix, a valid USCC or a legal representative mean an organisation; otherwise
+    a short all-CJK name reads as a person.
+    """
+    card_text = v.clean_text(card) or ""
+    if v.clean_uscc(card_text):
+        return False
+    if "*" in card_text:
+        return True
+    key = v.name_key(name) or ""
+    cfg = v.lookups()["organisations"]
+    if any(key.endswith(s) for s in cfg["suffixes"]) or v.clean_text(legal_rep):
+        return False
+    return bool(_CJK_NAME.fullmatch(key)) and len(key) <= cfg["person_name_max_chars"]
+
+
+def _derive_dishonest(raw: pd.DataFrame, out: pd.DataFrame, source: Source, row: _Row) -> None:
+    out["case_no"] = v.canonical_case_nos(out["case_no"])
+    rep = _get(raw, "legal_rep")
+    triples = pd.Series(list(zip(out["name"], out["uscc_raw"], rep, strict=True)), dtype=object)
+    out["is_person"] = v.map_unique(triples.set_axis(out.index), lambda t: is_person(*t))[0]
+    out["is_person"] = out["is_person"].astype(bool)
+    # a person's (masked) ID number is not ours to republish
+    out["uscc_raw"] = out["uscc_raw"].where(~out["is_person"], None)
+
+
+def _category(issue: object, title: object) -> str:
+    """From 投诉问题 when its words say something, else from the title."""
+    if v.enum_matches(issue, "complaint_category"):
+        return v.enum_value(issue, "complaint_category")
+    return v.enum_value(title, "complaint_category")
+
+
+def _derive_complaint(raw: pd.DataFrame, out: pd.DataFrame, source: Source, row: _Row) -> None:
+    issue = _get(raw, "issue")
+    out["category"] = v.map_unique_pairs(issue, out["title"], _category)[0]
+    out["platform"] = out["platform"].fillna(source.title)
+
+
+def _derive_phone(raw: pd.DataFrame, out: pd.DataFrame, source: Source, row: _Row) -> None:
+    numbers, errors = v.map_unique(out["number"], v.normalize_phone)
+    row.flag(errors.notna(), errors)
+    row.flag(numbers.isna(), "no phone number")
+    out["number"] = numbers
+
+
+_DERIVE: dict[str, Callable[[pd.DataFrame, pd.DataFrame, Source, _Row], None]] = {
+    "filing": _derive_filing,
+    "judgment": _derive_judgment,
+    "dishonest_debtor": _derive_dishonest,
+    "complaint": _derive_complaint,
+    "phone": _derive_phone,
+}
+
+
+# --- record ids and duplicates ----------------------------------------------------------
+
+
+def _content_hash(frame: pd.DataFrame, record_type: str) -> pd.Series:
+    """sha256 of a record's normalized content (provenance and display spellings left out)."""
+    columns = [c for c in COLUMNS[record_type] if c not in _DISPLAY_ONLY]
+    joined = pd.Series("", index=frame.index, dtype=object)
+    for column in columns:
+        text = frame[column].astype(object).where(frame[column].notna(), "\x00").astype(str)
+        joined = joined + "\x1f" + text
+    return v.map_unique(joined, lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest())[0]
+
+
+def _key(frame: pd.DataFrame, record_type: str) -> pd.Series:
+    parts = [frame[c].astype(object) for c in KEYS[record_type]]
+    present = pd.concat([p.notna() for p in parts], axis=1).all(axis=1)
+    joined = parts[0].where(parts[0].notna(), "").astype(str)
+    for part in parts[1:]:
+        joined = joined + ":" + part.where(part.notna(), "").astype(str)
+    if record_type in ("penalty", "filing", "complaint"):  # free text: one spelling for keys
+        joined = joined.str.normalize("NFKC").str.replace(r"\s+", "", regex=True)
+    return joined.where(present & (joined != ""), None).astype(object)
+
+
+def with_record_ids(frame: pd.DataFrame, record_type: str) -> tuple[pd.DataFrame, int]:
+    """Rows with record_id set, exact duplicates dropped; returns (rows, duplicates dropped).
+
+    The content hash is computed only where it decides something: rows without a key, and rows
+    whose key is shared by another row.
+    """
+    if frame.empty:
+        return frame.assign(record_id=pd.Series(dtype=object)), 0
+    key = _key(frame, record_type)
+    needs_digest = key.isna() | key.duplicated(keep=False)
+    digest = pd.Series("", index=frame.index, dtype=object)
+    if needs_digest.any():
+        digest[needs_digest] = _content_hash(frame[needs_digest], record_type)
+    key = key.where(key.notna(), "h" + digest.str[:16])
+    ordered = frame.assign(_key=key, _digest=digest).sort_values(
+        ["_key", "_digest", "url", "place"], kind="stable", na_position="last"
+    )
+    unique = ordered.drop_duplicates(["_key", "_digest"])
+    clash = unique["_key"].duplicated(keep=False)
+    suffixed = unique["_key"].where(~clash, unique["_key"] + "#" + unique["_digest"].str[:8])
+    result = unique.assign(record_id=unique["source_id"].astype(str) + ":" + suffixed)
+    return result.drop(columns=["_key", "_digest"]), len(ordered) - len(unique)
+
+
+# --- one source -------------------------------------------------------------------------
+
+
+def _quarantine_records(
+    items: list[dict[str, Any]], source: Source, problem: pd.Series
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "source_id": items[i].get("source_id") or source.id,
+            "place": items[i].get("place"),
+            "url": items[i].get("url"),
+            "reason": problem[i],
+            "fields": items[i].get("fields", {}),
+        }
+        for i in problem.index[problem.notna()]
+    ]
+
+
+def normalize_items(
+    items: list[dict[str, Any]], source: Source, city: City | None = None
+) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, int]]:
+    """One source's raw items → (clean rows, quarantine records, counts)."""
+    record_type = source.record_type
+    mapped = canonical(items, record_type, city)
+    raw = mapped.frame
+    raw["source_id"] = raw["source_id"].fillna(source.id)
+    raw["record_type"] = record_type
+    row = _Row(raw.index)
+    out = _base_columns(record_type, raw, mapped.unit_hints, row)
+    if record_type in _DERIVE:
+        _DERIVE[record_type](raw, out, source, row)
+    _require_identity(record_type, out, row)
+    _require_dates(record_type, raw, out, row)
+    quarantined = _quarantine_records(items, source, row.problem)
+    kept, duplicates = with_record_ids(out[row.problem.isna()], record_type)
+    counts = {
+        "rows": len(kept),
+        "quarantined": len(quarantined),
+        "duplicates": duplicates,
+        "invalid_values": row.invalid_values,
+        "unmapped_labels": len(mapped.unmapped),
+    }
+    return _typed(kept, record_type), quarantined, counts
+
+
+def phones_from_complaints(
+    items: list[dict[str, Any]], source: Source, city: City | None
+) -> pd.DataFrame:
+    """Numbers that called complainants, as `reported` phone rows (one per number and target).
+
+    The phone-number lookup answers "is this number legitimate?"; the numbers people complain
+    about are the evidence for that, so they are kept beside the numbers agencies publish.
+    """
+    raw = canonical(items, "complaint", city).frame
+    if "phone" not in raw:
+        return empty_table("phone")
+    raw["source_id"] = raw["source_id"].fillna(source.id)
+    frame = raw.assign(_phones=raw["phone"].map(v.split_phones, na_action="ignore")).explode(
+        "_phones"
+    )
+    numbers, _ = v.map_unique(frame["_phones"], v.normalize_phone)
+    frame = frame.assign(number=numbers)[numbers.notna()]
+    if frame.empty:
+        return empty_table("phone")
+    out = frame[list(PROVENANCE) + ["number"]].copy()
+    out["record_type"] = "phone"
+    out["uscc_raw"] = v.clean_texts(_get(frame, "uscc"))
+    out["uscc"] = v.map_unique(out["uscc_raw"], v.clean_uscc)[0]
+    out["name"] = v.display_texts(_get(frame, "target_name"))
+    out["name_key"] = v.name_keys(out["name"])
+    out["kind"] = "reported"
+    ids = v.clean_texts(_get(frame, "complaint_id"))
+    out["_sn"] = ids.fillna("?")
+    group = ["number", "name_key"]
+    out = out.sort_values(["number", "_sn", "url", "place"], kind="stable")
+    grouped = out.groupby(group, dropna=False, sort=False)
+    notes = grouped["_sn"].agg(lambda s: "投诉 " + "; ".join(sorted(set(s))[:20]))
+    first = out.drop_duplicates(group).set_index(group)
+    first["source_note"] = notes
+    # one complaint may give the code when another about the same outfit does not
+    first["uscc_raw"] = grouped["uscc_raw"].first()
+    first["uscc"] = grouped["uscc"].first()
+    kept, _ = with_record_ids(first.reset_index().drop(columns="_sn"), "phone")
+    return _typed(kept, "phone")
+
+
+# --- the stage --------------------------------------------------------------------------
+
+
+def _write_quarantine(path: Path, records: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".jsonl.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _write_table(path: Path, frame: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def run(city: City, paths: CityPaths) -> dict[str, Any]:
+    """Normalize every source that has a raw file; write clean/<type>.parquet and quarantine.jsonl.
+
+    Every record type gets a table (empty when no source feeds it) so later stages can rely on
+    the files. Returns {"sources": {id: {rows, quarantined, duplicates, …}}, "tables": {type: rows}}.
+    """
+    tables: dict[str, list[pd.DataFrame]] = {rt: [] for rt in RECORD_TYPES}
+    quarantine: list[dict[str, Any]] = []
+    sources: dict[str, dict[str, int]] = {}
+    for source in city.sources:
+        raw_file = paths.raw / f"{source.id}.jsonl"
+        if not raw_file.exists():
+            continue
+        bad: list[dict[str, Any]] = []
+        items = read_raw(raw_file, bad)
+        clean, quarantined, counts = normalize_items(items, source, city)
+        tables[source.record_type].append(clean)
+        if source.record_type == "complaint":
+            tables["phone"].append(phones_from_complaints(items, source, city))
+        quarantine += bad + quarantined
+        counts["quarantined"] += len(bad)
+        sources[source.id] = counts
+    summary: dict[str, int] = {}
+    for record_type, parts in tables.items():
+        frame = _combined(record_type, parts)
+        _write_table(paths.clean / f"{record_type}.parquet", frame)
+        summary[record_type] = len(frame)
+    _write_quarantine(paths.quarantine, quarantine)
+    return {"sources": sources, "tables": summary}
+
+
+def _combined(record_type: str, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return empty_table(record_type)
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.sort_values("record_id", kind="stable").reset_index(drop=True)
+    return _typed(frame, record_type)

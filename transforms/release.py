@@ -1,0 +1,323 @@
+"""Release stage: dated, immutable, verifiable tables for people who download and cite.
+
+A release is what journalists quote, so it must be byte-identical for the same inputs (no clock
+inside), open cleanly in a Chinese-locale Excel (BOM), be harmless in a spreadsheet (no formula
+cells from scraped text) and chain to the previous release (manifest hash), so that anyone can
+prove a past release was not rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from agencywatch.config import City
+from agencywatch.paths import CityPaths
+from transforms.csvsafe import write_csv
+
+FIELDS_FILE = Path(__file__).with_name("lookups") / "release_fields.toml"
+TABLES = ("agencies", "events", "reasons")
+SORT_KEYS = {
+    "agencies": ["agency_id"],
+    "events": ["agency_id", "event_date", "record_id"],
+    "reasons": ["agency_id", "component", "code", "evidence"],
+}
+LICENSE = {
+    "name": "CC-BY-4.0",
+    "path": "https://creativecommons.org/licenses/by/4.0/",
+    "title": "Creative Commons Attribution 4.0 International",
+}
+DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
+MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+
+
+def run(city: City, paths: CityPaths, as_of: date) -> Path:
+    """Write releases/<city>/<as_of>/ (replacing a release of the same date) and the index."""
+    date_str = as_of.isoformat()
+    tables = released_tables(paths, as_of, city.scoring.method_version)
+    target = paths.release(date_str)
+    staging = paths.releases / f".{date_str}.tmp-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        _write_release(city, tables, staging, date_str, previous_manifest_sha256(paths, date_str))
+        _swap_in(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    write_index(paths.root / "releases")
+    return target
+
+
+def field_dictionary() -> dict[str, dict[str, Any]]:
+    """The data dictionary (release_fields.toml): the columns and schema of each table."""
+    with FIELDS_FILE.open("rb") as f:
+        return tomllib.load(f)["tables"]
+
+
+def released_tables(paths: CityPaths, as_of: date, method_version: str) -> dict[str, pd.DataFrame]:
+    """The three released tables, with exactly the dictionary's columns, typed and sorted."""
+    agencies = pd.read_parquet(paths.resolved / "agencies.parquet")
+    scores = pd.read_parquet(paths.scored / "scores.parquet")
+    _require(scores, ["agency_id"], "scored/scores.parquet")
+    scores = scores.drop(
+        columns=[c for c in scores.columns if c in agencies.columns and c != "agency_id"]
+    )
+    joined = agencies.merge(scores, on="agency_id", how="left", validate="one_to_one")
+    for col, default in (("method_version", method_version), ("as_of", as_of.isoformat())):
+        if col not in joined.columns:
+            joined[col] = pd.NA
+        joined[col] = joined[col].astype(object).where(joined[col].notna(), default)
+    raw = {
+        "agencies": joined,
+        "events": pd.read_parquet(paths.resolved / "events.parquet"),
+        "reasons": pd.read_parquet(paths.scored / "reasons.parquet"),
+    }
+    spec = field_dictionary()
+    return {name: _shaped(raw[name], spec[name], name) for name in TABLES}
+
+
+def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks the contract columns {missing} (docs/architecture.md)")
+
+
+def _shaped(df: pd.DataFrame, spec: dict[str, Any], name: str) -> pd.DataFrame:
+    """Contract columns only, in dictionary order, with stable dtypes and a stable row order."""
+    fields = spec["fields"]
+    _require(df, [f["name"] for f in fields], name)
+    out = pd.DataFrame({f["name"]: _typed(df[f["name"]], f["type"]) for f in fields})
+    keys = SORT_KEYS[name]
+    return out.sort_values(keys, kind="mergesort", na_position="last").reset_index(drop=True)
+
+
+def _typed(col: pd.Series, kind: str) -> pd.Series:
+    if kind == "number":
+        return pd.to_numeric(col, errors="raise").astype("float64")
+    if kind == "boolean":
+        return col.astype("boolean")
+    if kind == "date":  # a timestamp at midnight is still that day
+        return _text(col).str.slice(0, 10)
+    return _text(col)
+
+
+def _text(col: pd.Series) -> pd.Series:
+    """Strings; dates and datetimes as ISO 8601 text so CSV and Parquet say the same."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        col = col.map(lambda v: v.isoformat().replace("+00:00", "Z"), na_action="ignore")
+    elif col.dtype == object:
+        col = col.map(lambda v: v.isoformat() if isinstance(v, date) else v, na_action="ignore")
+    return col.astype("string")
+
+
+def _write_release(
+    city: City, tables: dict[str, pd.DataFrame], out: Path, date_str: str, previous: str | None
+) -> None:
+    for name, df in tables.items():
+        write_csv(df, out / f"{name}.csv")
+        write_parquet(df, out / f"{name}.parquet")
+    package = datapackage(city, tables, out, date_str)
+    _write_json(out / "datapackage.json", package)
+    files = {p.name: sha256_file(p) for p in sorted(out.iterdir())}
+    (out / SUMS).write_text("".join(f"{h}  {n}\n" for n, h in files.items()), encoding="utf-8")
+    files[SUMS] = sha256_file(out / SUMS)
+    manifest = {
+        "city": city.slug,
+        "date": date_str,
+        "method_version": city.scoring.method_version,
+        "files": dict(sorted(files.items())),
+        "previous_manifest_sha256": previous,
+    }
+    _write_json(out / MANIFEST, manifest)
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Parquet without the index and with fixed settings, so equal frames give equal bytes."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, path, compression="zstd", compression_level=3, write_statistics=True)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def datapackage(
+    city: City, tables: dict[str, pd.DataFrame], folder: Path, date_str: str
+) -> dict[str, Any]:
+    """A Frictionless Data Package describing the files already written in folder."""
+    spec = field_dictionary()
+    city_en = city.name_en or city.slug
+    resources = [_csv_resource(n, spec[n], tables[n], folder) for n in TABLES]
+    resources += [_parquet_resource(n, spec[n], folder) for n in TABLES]
+    return {
+        "profile": "data-package",
+        "name": f"agencywatch-{city.slug}-{date_str}",
+        "title": f"催收机构信用观察 · {city.name} · {date_str} / AgencyWatch · {city_en} · {date_str}",
+        "description": (
+            f"{city.name}催收机构的公开记录、评分与名单（评分方法 {city.scoring.method_version}）。"
+            "白名单不代表推荐。 / "
+            f"Public records, scores and lists of debt-collection agencies in {city_en} "
+            f"(method {city.scoring.method_version}). The whitelist is not an endorsement."
+        ),
+        "version": date_str,
+        "licenses": [LICENSE],
+        "sources": _sources(city),
+        "homepage": city.contact_url,
+        "resources": resources,
+    }
+
+
+def _sources(city: City) -> list[dict[str, str]]:
+    out = []
+    for s in city.sources:
+        entry = {"title": f"{s.title} / {s.title_en}" if s.title_en else s.title}
+        if s.url:
+            entry["path"] = urljoin(city.base_url, s.url) if city.base_url else s.url
+        out.append(entry)
+    return out
+
+
+def _file_facts(path: Path) -> dict[str, Any]:
+    return {"bytes": path.stat().st_size, "hash": f"sha256:{sha256_file(path)}"}
+
+
+def _csv_resource(name: str, spec: dict[str, Any], df: pd.DataFrame, folder: Path) -> dict:
+    schema: dict[str, Any] = {"fields": [_schema_field(f, df[f["name"]]) for f in spec["fields"]]}
+    if spec.get("primary_key"):
+        schema["primaryKey"] = spec["primary_key"]
+    if spec.get("foreign_keys"):
+        schema["foreignKeys"] = [
+            {
+                "fields": fk["fields"],
+                "reference": {"resource": fk["resource"], "fields": fk["reference"]},
+            }
+            for fk in spec["foreign_keys"]
+        ]
+    return {
+        "name": name,
+        "type": "table",
+        "path": f"{name}.csv",
+        "scheme": "file",
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8-sig",
+        "title": f"{spec['title_zh']} / {spec['title_en']}",
+        "description": f"{spec['description_zh']} / {spec['description_en']}",
+        **_file_facts(folder / f"{name}.csv"),
+        "schema": schema,
+    }
+
+
+def _parquet_resource(name: str, spec: dict[str, Any], folder: Path) -> dict:
+    return {
+        "name": f"{name}-parquet",
+        "type": "file",
+        "path": f"{name}.parquet",
+        "scheme": "file",
+        "format": "parquet",
+        "mediatype": "application/vnd.apache.parquet",
+        "title": f"{spec['title_zh']}（Parquet）/ {spec['title_en']} (Parquet)",
+        "description": f"Same rows and columns as {name}.csv.",
+        **_file_facts(folder / f"{name}.parquet"),
+    }
+
+
+def _schema_field(field: dict[str, Any], col: pd.Series) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": field["name"],
+        "type": _auto_type(col) if field["type"] == "auto" else field["type"],
+        "title": f"{field['title_zh']} / {field['title_en']}",
+    }
+    if field.get("description_en"):
+        out["description"] = field["description_en"]
+    constraints = {k: field[k] for k in ("required", "enum") if k in field}
+    if constraints:
+        out["constraints"] = constraints
+    return out
+
+
+def _auto_type(col: pd.Series) -> str:
+    """date or datetime when every value is one, else string: upstream may send either."""
+    values = col.dropna().astype(str)
+    if values.empty:
+        return "string"
+    if values.str.fullmatch(ISO_DATE).all():
+        return "date"
+    if values.str.fullmatch(ISO_DATETIME).all():
+        return "datetime"
+    return "string"
+
+
+def previous_manifest_sha256(paths: CityPaths, date_str: str) -> str | None:
+    """Hash of the newest earlier release's manifest: the link that makes releases a chain."""
+    if not paths.releases.is_dir():
+        return None
+    earlier = sorted(
+        p
+        for p in paths.releases.iterdir()
+        if DATE_DIR.match(p.name) and p.name < date_str and (p / MANIFEST).is_file()
+    )
+    return sha256_file(earlier[-1] / MANIFEST) if earlier else None
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Replace target by staging; the old folder is only removed once the new one is in place."""
+    if not target.exists():
+        staging.rename(target)
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if old.exists():
+        shutil.rmtree(old)
+    target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old)
+
+
+def write_index(releases_root: Path) -> Path:
+    """releases/index.json: every release of every city, sorted, for machines to poll."""
+    entries = []
+    for manifest_path in sorted(releases_root.glob("*/*/" + MANIFEST)):
+        folder = manifest_path.parent
+        if not DATE_DIR.match(folder.name):
+            continue
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        entries.append(
+            {
+                "city": manifest["city"],
+                "date": manifest["date"],
+                "path": f"{folder.parent.name}/{folder.name}",
+                "method_version": manifest["method_version"],
+                "manifest_sha256": sha256_file(manifest_path),
+            }
+        )
+    entries.sort(key=lambda e: (e["city"], e["date"]))
+    index = releases_root / "index.json"
+    tmp = index.with_name(f".index.json.tmp-{os.getpid()}")
+    _write_json(tmp, {"releases": entries})
+    os.replace(tmp, index)
+    return index

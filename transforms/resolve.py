@@ -1,0 +1,641 @@
+"""Entity resolution: which agency each clean record is about.
+
+A record is linked only on evidence that cannot point at the wrong company: a validated 统一社会
+信用代码, or a normalized name that exactly one agency carries. A name shared by two agencies is
+left unlinked (a coin toss would put one company's penalty on another's page), natural persons
+are never linked, and nothing is matched fuzzily here. Organisations that appear in the records
+but in no registration become unverified agencies, so their records are not lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from agencywatch.config import RECORD_TYPES, City
+from agencywatch.paths import CityPaths
+from transforms import values
+
+LOOKUPS_PATH = Path(__file__).with_name("lookups") / "scoring.toml"
+
+PROVENANCE = [
+    "record_id",
+    "source_id",
+    "record_type",
+    "url",
+    "fetched_at",
+    "content_sha256",
+    "place",
+]
+CLEAN_COLUMNS: dict[str, list[str]] = {
+    "registration": [
+        "uscc",
+        "uscc_raw",
+        "name",
+        "name_key",
+        "legal_rep",
+        "registered_capital_cny",
+        "established_on",
+        "status",
+        "address",
+        "district",
+        "business_scope",
+        "authority",
+    ],
+    "filing": [
+        "filing_no",
+        "uscc",
+        "uscc_raw",
+        "name",
+        "name_key",
+        "filing_type",
+        "issued_on",
+        "expires_on",
+        "issuer",
+    ],
+    "penalty": [
+        "decision_no",
+        "uscc",
+        "uscc_raw",
+        "name",
+        "name_key",
+        "violation",
+        "penalty",
+        "fine_cny",
+        "decided_on",
+        "publicity_end",
+        "authority",
+    ],
+    "abnormal_listing": [
+        "uscc",
+        "uscc_raw",
+        "name",
+        "name_key",
+        "list_type",
+        "reason",
+        "listed_on",
+        "removed_on",
+        "authority",
+    ],
+    "judgment": [
+        "case_no",
+        "court",
+        "judged_on",
+        "cause",
+        "doc_type",
+        "case_type",
+        "parties",
+        "charges",
+        "outcome",
+    ],
+    "dishonest_debtor": [
+        "case_no",
+        "uscc",
+        "uscc_raw",
+        "name",
+        "name_key",
+        "court",
+        "filed_on",
+        "published_on",
+        "obligation",
+        "performance",
+        "behaviour",
+        "is_person",
+    ],
+    "complaint": [
+        "complaint_id",
+        "target_name",
+        "name_key",
+        "uscc",
+        "uscc_raw",
+        "filed_on",
+        "category",
+        "status",
+        "platform",
+        "title",
+    ],
+    "phone": ["number", "uscc", "uscc_raw", "name", "name_key", "kind", "source_note"],
+}
+
+AGENCY_COLUMNS = [
+    "agency_id",
+    "uscc",
+    "name",
+    "name_key",
+    "verified",
+    "registered",
+    "status",
+    "district",
+    "address",
+    "legal_rep",
+    "established_on",
+    "registered_capital_cny",
+    "business_scope",
+]
+EVENT_COLUMNS = [
+    "record_id",
+    "agency_id",
+    "record_type",
+    "match_method",
+    "event_date",
+    "category",
+    "summary_zh",
+    "summary_en",
+    "source_id",
+    "url",
+    "fetched_at",
+    "content_sha256",
+    "publicity_end",
+    "first_seen",
+    "last_seen",
+]
+UNLINKED_COLUMNS = ["record_id", "record_type", "name", "reason"]
+MENTION_COLUMNS = [
+    "record_id",
+    "record_type",
+    "name",
+    "name_key",
+    "uscc",
+    "is_person",
+    "fetched_at",
+]
+
+
+@cache
+def lookups() -> dict[str, Any]:
+    """scoring.toml, shared with the scorer and the method page."""
+    with LOOKUPS_PATH.open("rb") as f:
+        return tomllib.load(f)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def read_clean(paths: CityPaths, record_type: str) -> pd.DataFrame:
+    """One clean table, newest fetch first, one row per record_id; empty if the source is absent.
+
+    A missing table means the source gave nothing this run (the gates decide whether that is
+    acceptable), so resolution still runs on the others.
+    """
+    columns = PROVENANCE + CLEAN_COLUMNS[record_type]
+    path = paths.clean / f"{record_type}.parquet"
+    df = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=columns)
+    for col in columns:
+        if col not in df.columns:
+            df[col] = None
+    df = df.sort_values(["fetched_at", "record_id"], ascending=[False, True], kind="stable")
+    return df.drop_duplicates("record_id").reset_index(drop=True)
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def unverified_id(city_slug: str, key: str) -> str:
+    """Stable id of an agency known only by name: the same name in the same city, the same id."""
+    return "u-" + hashlib.sha256((city_slug + key).encode("utf-8")).hexdigest()[:12]
+
+
+def organisation_mask(keys: pd.Series) -> pd.Series:
+    """Names that read as an organisation (company, studio, shop…), branch suffixes ignored."""
+    cfg = lookups()["resolve"]
+    keys = keys.fillna("").astype(str)
+    base = keys.str.replace(r"[(（][^()（）]*[)）]$", "", regex=True)
+    org = base.str.endswith(tuple(cfg["org_suffixes"]))
+    for marker in cfg["org_markers"]:
+        org |= keys.str.contains(marker, regex=False)
+    return org & (base.str.len() > 2)
+
+
+def person_mask(keys: pd.Series) -> pd.Series:
+    """Names that read as a natural person: short Chinese names or masked ones (张某, 李*)."""
+    cfg = lookups()["resolve"]
+    keys = keys.fillna("").astype(str)
+    short = keys.str.fullmatch(rf"[\u4e00-\u9fff]{{2,{cfg['person_max_len']}}}")
+    masked = pd.Series(False, index=keys.index)
+    for ch in cfg["person_mask_chars"]:
+        masked |= keys.str.contains(ch, regex=False) & (keys.str.len() <= 5)
+    return (short | masked) & ~organisation_mask(keys)
+
+
+# --- agencies ---------------------------------------------------------------------------------
+
+
+def registered_agencies(registrations: pd.DataFrame, city_slug: str) -> pd.DataFrame:
+    """One agency per registration: per valid code (newest fetch wins), else per name key."""
+    reg = registrations[registrations["uscc"].notna() | _has_text(registrations["name_key"])]
+    reg = reg.assign(
+        agency_id=reg["uscc"].where(
+            reg["uscc"].notna(),
+            _unverified_ids(reg["name_key"].where(reg["uscc"].isna()), city_slug),
+        )
+    )
+    reg = reg.drop_duplicates("agency_id")  # newest first already
+    return reg.assign(verified=reg["uscc"].notna(), registered=True)[AGENCY_COLUMNS]
+
+
+def _unverified_ids(keys: pd.Series, city_slug: str) -> pd.Series:
+    """Ids per name key, hashed once per distinct key."""
+    keys = keys.fillna("").astype(str)
+    ids = {k: unverified_id(city_slug, k) for k in keys.unique()}
+    return keys.map(ids)
+
+
+def _has_text(s: pd.Series) -> pd.Series:
+    return s.fillna("").astype(str).str.len() > 0
+
+
+def _judgment_mentions(judgments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Judgment parties on the side the judgment is against, one row per party.
+
+    Judgments whose parties give no such side are returned apart, to be reported unlinked.
+    Party names get their key from the normalize stage's own recipe, so they match alike.
+    """
+    roles = set(lookups()["resolve"]["judgment_party_roles"])
+    rows = [
+        (record_id, "judgment", party.get("name") or "", party.get("name_key"),
+         values.clean_uscc(party.get("uscc")), False, fetched_at)
+        for record_id, fetched_at, parties in zip(
+            judgments["record_id"], judgments["fetched_at"], judgments["parties"], strict=True
+        )
+        for party in _json_list(parties)
+        if isinstance(party, dict) and party.get("role") in roles
+    ]  # fmt: skip
+    mentions = pd.DataFrame(rows, columns=MENTION_COLUMNS)
+    if len(mentions):
+        given = mentions["name_key"]
+        mentions["name_key"] = given.where(given.notna(), values.name_keys(mentions["name"]))
+    sideless = judgments.loc[~judgments["record_id"].isin(mentions["record_id"]), ["record_id"]]
+    return mentions, sideless.assign(record_type="judgment", name=None, reason="no_match")
+
+
+def _json_list(value: object) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        return []
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        return []
+    return parsed if isinstance(parsed, list) else []
+
+
+def mentions_of(tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every (record, named entity) pair outside the registrations, plus sideless judgments."""
+    frames = []
+    for rt in ("filing", "penalty", "abnormal_listing", "dishonest_debtor", "complaint", "phone"):
+        df = tables[rt]
+        name_col = "target_name" if rt == "complaint" else "name"
+        is_person = (
+            df["is_person"].fillna(False).astype(bool)
+            if rt == "dishonest_debtor"
+            else pd.Series(False, index=df.index)
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "record_id": df["record_id"],
+                    "record_type": rt,
+                    "name": df[name_col],
+                    "name_key": df["name_key"],
+                    "uscc": df["uscc"],
+                    "is_person": is_person,
+                    "fetched_at": df["fetched_at"],
+                }
+            )
+        )
+    judgment_mentions, sideless = _judgment_mentions(tables["judgment"])
+    frames.append(judgment_mentions)
+    nonempty = [f for f in frames if len(f)]
+    mentions = (
+        pd.concat(nonempty, ignore_index=True)
+        if nonempty
+        else pd.DataFrame(columns=MENTION_COLUMNS)
+    )
+    mentions["name_key"] = mentions["name_key"].fillna("").astype(str)
+    mentions["is_person"] = mentions["is_person"].astype(bool)
+    return mentions, sideless
+
+
+def _first_per(df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The newest mention per key: its spelling is the agency's display name."""
+    ordered = df.sort_values(["fetched_at", "record_id"], ascending=[False, True], kind="stable")
+    return ordered.drop_duplicates(key)
+
+
+def link(
+    mentions: pd.DataFrame, registered: pd.DataFrame, city_slug: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Links (record_id, agency_id, match_method), unlinked rows, and the unverified agencies."""
+    person = mentions["is_person"] | (mentions["uscc"].isna() & person_mask(mentions["name_key"]))
+    coded = mentions[~person & mentions["uscc"].notna()]
+    named = mentions[~person & mentions["uscc"].isna()]
+
+    unknown_code = ~coded["uscc"].isin(registered["uscc"])
+    coded_scope = _in_scope_by(coded[unknown_code], "uscc")
+    out_coded = coded[unknown_code & ~coded["uscc"].isin(coded_scope)]
+    coded = coded[~unknown_code | coded["uscc"].isin(coded_scope)]
+    new_coded = _first_per(coded[~coded["uscc"].isin(registered["uscc"])], "uscc")
+    coded_agencies = new_coded.assign(
+        agency_id=new_coded["uscc"], verified=True, registered=False
+    ).reindex(columns=AGENCY_COLUMNS)
+    by_code = coded.assign(agency_id=coded["uscc"], match_method="uscc")
+
+    known = pd.concat([registered, coded_agencies], ignore_index=True)
+    known = known[_has_text(known["name_key"])]
+    holders = known.groupby("name_key")["agency_id"].agg(["nunique", "first"])
+    named = named.join(holders, on="name_key")
+    unique = named["nunique"] == 1
+    ambiguous = named["nunique"] > 1
+    free = named["nunique"].isna()
+    org = organisation_mask(named["name_key"])
+    by_name = named[unique].assign(agency_id=named["first"], match_method="exact_name")
+
+    candidates = named[free & org & _has_text(named["name_key"])]
+    named_scope = _in_scope_by(candidates, "name_key")
+    orphans = candidates[candidates["name_key"].isin(named_scope)]
+    out_named = candidates[~candidates["name_key"].isin(named_scope)]
+    by_new_name = orphans.assign(
+        agency_id=_unverified_ids(orphans["name_key"], city_slug), match_method="exact_name"
+    )
+    named_agencies = (
+        _first_per(by_new_name, "agency_id")
+        .assign(uscc=None, verified=False, registered=False)
+        .reindex(columns=AGENCY_COLUMNS)
+    )
+
+    links = pd.concat([by_code, by_name, by_new_name], ignore_index=True)
+    links = links[["record_id", "record_type", "agency_id", "match_method"]]
+    unlinked = pd.concat(
+        [
+            mentions[person].assign(name=None, reason="natural_person"),
+            named[ambiguous].assign(reason="ambiguous_name"),
+            named[free & ~(org & _has_text(named["name_key"]))].assign(reason="no_match"),
+            pd.concat([out_coded, out_named]).assign(reason="not_an_agency"),
+        ],
+        ignore_index=True,
+    )[UNLINKED_COLUMNS]
+    extra = pd.concat([coded_agencies, named_agencies], ignore_index=True)
+    return links.drop_duplicates(["record_id", "agency_id"]), unlinked, extra
+
+
+def _in_scope_by(mentions: pd.DataFrame, key: str) -> set[str]:
+    """Keys (codes or names) of unregistered organisations that are plausibly agencies.
+
+    In scope when any mention's name reads like a collection business, or any mention comes
+    from a collection-specific source (complaints, published phone lists).
+    """
+    cfg = lookups()["resolve"]
+    names = mentions["name_key"].fillna("").astype(str)
+    pattern = "|".join(re.escape(k) for k in cfg["agency_name_keywords"])
+    hit = names.str.contains(pattern, regex=True)
+    hit |= mentions["record_type"].isin(cfg["collection_record_types"])
+    return set(mentions.loc[hit, key].dropna())
+
+
+def registration_links(registrations: pd.DataFrame, city_slug: str) -> pd.DataFrame:
+    """Every registration record links to the agency it defines (older fetches included)."""
+    reg = registrations[registrations["uscc"].notna() | _has_text(registrations["name_key"])]
+    coded = reg["uscc"].notna()
+    return pd.DataFrame(
+        {
+            "record_id": reg["record_id"],
+            "record_type": "registration",
+            "agency_id": reg["uscc"].where(
+                coded, _unverified_ids(reg["name_key"].where(~coded), city_slug)
+            ),
+            "match_method": coded.map({True: "uscc", False: "exact_name"}),
+        }
+    )
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def _text(s: pd.Series) -> pd.Series:
+    return s.fillna("").astype(str)
+
+
+def _paren(s: pd.Series, zh: bool = True) -> pd.Series:
+    """'（x）' / ' (x)' around non-empty values, '' otherwise."""
+    s = _text(s)
+    wrapped = "（" + s + "）" if zh else " (" + s + ")"
+    return wrapped.where(s != "", "")
+
+
+def _label(s: pd.Series, table: str, lang: int) -> pd.Series:
+    words = {k: v[lang] for k, v in lookups()["labels"][table].items()}
+    s = _text(s)
+    return s.map(words).fillna(s).astype(str)
+
+
+def _amount(v: object) -> str:
+    if v is None or pd.isna(v):
+        return ""
+    return f"{float(v):,.2f}".rstrip("0").rstrip(".")
+
+
+def _joined(value: object, sep: str) -> str:
+    return sep.join(str(x) for x in _json_list(value))
+
+
+def summaries(df: pd.DataFrame, rt: str) -> tuple[pd.Series, pd.Series]:
+    """Short zh / en lines for the agency page's timeline."""
+    return SUMMARIES[rt](df)
+
+
+def _sum_registration(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    est = _text(df["established_on"])
+    zh = (
+        "企业登记："
+        + _label(df["status"], "status", 0)
+        + _paren("成立于 " + est).where(est != "", "")
+    )
+    en = (
+        "Registration: "
+        + _label(df["status"], "status", 1)
+        + (" (established " + est + ")").where(est != "", "")
+    )
+    return zh, en
+
+
+def _sum_filing(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    what = _text(df["filing_type"])
+    zh = "备案：" + what + _paren(_text(df["filing_no"]))
+    en = "Filing: " + what + _paren(_text(df["filing_no"]), zh=False)
+    return zh, en
+
+
+def _sum_penalty(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    fine = df["fine_cny"].map(_amount)
+    what = _text(df["penalty"]).where(_text(df["penalty"]) != "", _text(df["violation"]))
+    zh_what = ("罚款 " + fine.str.replace(",", "") + " 元").where(fine != "", what)
+    en_what = ("fine of " + fine + " yuan").where(fine != "", what)
+    zh = "行政处罚：" + zh_what + _paren(df["decision_no"])
+    en = "Administrative penalty: " + en_what + _paren(df["decision_no"], zh=False)
+    return zh, en
+
+
+def _sum_abnormal(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    removed = _text(df["removed_on"])
+    zh = (
+        "列入"
+        + _label(df["list_type"], "list_type", 0)
+        + "："
+        + _text(df["reason"])
+        + ("（已于 " + removed + " 移出）").where(removed != "", "")
+    )
+    en = (
+        "Listed on the "
+        + _label(df["list_type"], "list_type", 1)
+        + ": "
+        + _text(df["reason"])
+        + (" (removed " + removed + ")").where(removed != "", "")
+    )
+    return zh, en
+
+
+def _sum_judgment(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    charges = df["charges"].map(lambda v: _joined(v, "、"))
+    what = charges.where(charges != "", _text(df["cause"]))
+    zh = _label(df["case_type"], "case_type", 0) + "案件：" + what + _paren(df["case_no"])
+    en = _label(df["case_type"], "case_type", 1) + " case: " + what + _paren(df["case_no"], False)
+    return zh, en
+
+
+def _sum_dishonest(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    zh = "失信被执行人：" + _text(df["performance"]) + _paren(df["case_no"])
+    en = "Dishonest judgment debtor: " + _text(df["performance"]) + _paren(df["case_no"], False)
+    return zh, en
+
+
+def _sum_complaint(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    cat_zh = _label(df["category"], "complaint_category", 0)
+    cat_en = _label(df["category"], "complaint_category", 1)
+    st_zh = _label(df["status"], "complaint_status", 0)
+    st_en = _label(df["status"], "complaint_status", 1)
+    zh = "投诉（" + cat_zh + "，" + st_zh + "）：" + _text(df["title"])
+    en = "Complaint (" + cat_en + ", " + st_en + "): " + _text(df["title"])
+    return zh, en
+
+
+def _sum_phone(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    number = _text(df["number"])
+    zh = _label(df["kind"], "phone_kind", 0) + "：" + number
+    en = _label(df["kind"], "phone_kind", 1) + ": " + number
+    return zh, en
+
+
+SUMMARIES = {
+    "registration": _sum_registration,
+    "filing": _sum_filing,
+    "penalty": _sum_penalty,
+    "abnormal_listing": _sum_abnormal,
+    "judgment": _sum_judgment,
+    "dishonest_debtor": _sum_dishonest,
+    "complaint": _sum_complaint,
+    "phone": _sum_phone,
+}
+
+
+def event_rows(df: pd.DataFrame, rt: str) -> pd.DataFrame:
+    """One record type's records with the event columns that do not depend on the link."""
+    spec = lookups()["record_types"][rt]
+    date = df[spec["date"]] if spec["date"] else pd.Series(None, index=df.index, dtype="str")
+    if spec.get("fallback_date"):
+        date = date.where(date.notna(), df[spec["fallback_date"]])
+    zh, en = summaries(df, rt) if len(df) else (df["record_id"], df["record_id"])
+    return pd.DataFrame(
+        {
+            "record_id": df["record_id"],
+            "event_date": date,
+            "category": df[spec["category"]],
+            "summary_zh": zh,
+            "summary_en": en,
+            "source_id": df["source_id"],
+            "url": df["url"],
+            "fetched_at": df["fetched_at"],
+            "content_sha256": df["content_sha256"],
+            "publicity_end": df["publicity_end"] if rt == "penalty" else None,
+        }
+    )
+
+
+def seen_dates(events: pd.DataFrame, previous: Path) -> pd.DataFrame:
+    """first_seen carried over from the previous run's events; last_seen is this fetch's date."""
+    last = _text(events["fetched_at"]).str[:10]
+    first = last
+    if previous.exists():
+        before = pd.read_parquet(previous, columns=["record_id", "first_seen"])
+        earliest = before.dropna().groupby("record_id")["first_seen"].min()
+        carried = events["record_id"].map(earliest)
+        first = carried.where(carried.notna() & (carried < last), last)
+    return events.assign(first_seen=first, last_seen=last)
+
+
+def build_events(
+    tables: dict[str, pd.DataFrame], links: pd.DataFrame, previous: Path
+) -> pd.DataFrame:
+    rows = (
+        pd.concat(
+            [event_rows(tables[rt], rt) for rt in RECORD_TYPES if len(tables[rt])],
+            ignore_index=True,
+        )
+        if any(len(tables[rt]) for rt in RECORD_TYPES)
+        else pd.DataFrame(columns=EVENT_COLUMNS)
+    )
+    events = links.merge(rows, on="record_id", how="inner", validate="many_to_one")
+    events = seen_dates(events, previous)
+    events = events.sort_values(["agency_id", "event_date", "record_id"], na_position="last")
+    return events.reindex(columns=EVENT_COLUMNS).reset_index(drop=True)
+
+
+# --- the stage --------------------------------------------------------------------------------
+
+
+def resolve(
+    tables: dict[str, pd.DataFrame], city_slug: str, previous_events: Path
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Agencies, events and unlinked records from the clean tables (pure apart from the history)."""
+    registered = registered_agencies(tables["registration"], city_slug)
+    mentions, sideless = mentions_of(tables)
+    links, unlinked, extra = link(mentions, registered, city_slug)
+    links = pd.concat([registration_links(tables["registration"], city_slug), links])
+    agencies = pd.concat([registered, extra], ignore_index=True)
+    agencies = agencies.sort_values("agency_id").reset_index(drop=True)
+    agencies[["verified", "registered"]] = agencies[["verified", "registered"]].astype(bool)
+    unreg = tables["registration"]
+    nameless = unreg[unreg["uscc"].isna() & ~_has_text(unreg["name_key"])]
+    unlinked = pd.concat(
+        [unlinked, sideless, nameless.assign(reason="no_match")[UNLINKED_COLUMNS]],
+        ignore_index=True,
+    )
+    unlinked = unlinked.sort_values(["record_type", "record_id", "reason"]).reset_index(drop=True)
+    events = build_events(tables, links, previous_events)
+    return agencies, events, unlinked
+
+
+def run(city: City, paths: CityPaths) -> dict[str, Any]:
+    """Read clean/*.parquet, write resolved/{agencies,events,unlinked}.parquet."""
+    tables = {rt: read_clean(paths, rt) for rt in RECORD_TYPES}
+    out = paths.resolved
+    out.mkdir(parents=True, exist_ok=True)
+    agencies, events, unlinked = resolve(tables, city.slug, out / "events.parquet")
+    agencies.to_parquet(out / "agencies.parquet", index=False)
+    events.to_parquet(out / "events.parquet", index=False)
+    unlinked.to_parquet(out / "unlinked.parquet", index=False)
+    return {
+        "agencies": len(agencies),
+        "verified": int(agencies["verified"].sum()),
+        "events": len(events),
+        "unlinked_by_reason": {
+            str(k): int(v) for k, v in unlinked["reason"].value_counts().items()
+        },
+    }
