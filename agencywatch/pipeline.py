@@ -264,7 +264,7 @@ def summarize(
     published = _read_stage(paths, run_id, "publish")
     gates = list(raw_gate.get("gates", [])) + list(build_out.get("gates", []))
     if status is None:
-        status = "published" if published else "failed"
+        status = _status_of(published, gates)
     return {
         "city": cfg.slug,
         "run_id": run_id,
@@ -278,6 +278,15 @@ def summarize(
         "timings_s": _timings(cfg, paths, run_id, build_out, raw_gate),
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def _status_of(published: dict[str, Any], gates: list[dict[str, Any]]) -> str:
+    """Published, blocked by a gate, or failed: as the scheduler left the run."""
+    if published:
+        return "published"
+    if any(not g["success"] for g in gates):
+        return "blocked"
+    return "failed"
 
 
 def _source_summaries(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-AS_OF = "2026-11-22"
+AS_OF = "2026-11-01"  # the date the committed mirror is generated as of
 pytestmark = pytest.mark.slow
 
 
@@ -81,6 +81,26 @@ def test_run_summary_json_has_the_design_fields(published, project: Path) -> Non
     assert json.loads(run_file.read_text("utf-8")) == summary
 
 
+def test_every_agency_lands_on_the_list_the_mirror_planted(published, project: Path) -> None:
+    """The generator records the list each fictional agency should get; the pipeline must agree."""
+    import pandas as pd
+
+    from transforms.values import name_key
+
+    truth = json.loads((project / "mirrors" / "demo" / "_truth.json").read_text("utf-8"))
+    expected = {}
+    for agency in truth["agencies"]:
+        expected[agency["uscc"] or name_key(agency["name"])] = agency["expected_list"]
+    agencies = pd.read_csv(project / "releases" / "demo" / AS_OF / "agencies.csv", dtype=str)
+    got = {}
+    for row in agencies.itertuples():
+        key = row.uscc if isinstance(row.uscc, str) and row.uscc in expected else name_key(row.name)
+        got[key] = row.list
+    assert set(got) == set(expected)
+    wrong = {k: (got[k], expected[k]) for k in expected if got[k] != expected[k]}
+    assert not wrong
+
+
 def test_site_has_home_lists_and_one_page_per_agency(published, project: Path) -> None:
     import pandas as pd
 
@@ -121,7 +141,7 @@ def test_broken_page_blocks_publication_and_keeps_old_site(published, project, e
     releases_before = sorted(p.name for p in (project / "releases" / "demo").iterdir())
 
     _break_penalty_pages(project / "mirrors" / "demo")
-    result = agencywatch("run", "demo", "--root", str(project), "--date", "2026-11-23", env=env)
+    result = agencywatch("run", "demo", "--root", str(project), "--date", "2026-11-02", env=env)
 
     assert result.returncode == 2, result.stdout + result.stderr
     assert "blocked" in result.stdout

@@ -1,0 +1,270 @@
+"""Validation gates: Great Expectations suites that stop a run before bad data is published.
+
+A gate is a list of suites kept as JSON in `expectations/suites/` (one per raw record type, plus
+`clean.json` and `scores.json`, each a list of suites whose `meta.table` names the Parquet file
+under `data/<city>/` they check). Row-count bounds and the method version come from the city
+config through GX suite parameters (`{"$PARAMETER": "min_rows"}`), so a fork changes its TOML,
+not the suites. Checks across tables (orphan events, evidence behind a blacklisting) are computed
+here as boolean columns and validated like any other column, so every failure is reported the
+same way: `gates/<name>.json` in the format of docs/architecture.md ("Gates").
+
+Great Expectations takes seconds to import, so it is imported on first use: `GateFailed` stays
+cheap to import for the CLI and the Airflow tasks that only catch it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agencywatch.config import City
+from agencywatch.paths import CityPaths
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from great_expectations.core.batch_definition import BatchDefinition
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+EXAMPLES = 5
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
+
+# Lists an agency with no score may be on: an outfit with no registration cannot be scored, yet
+# one that advertises collection anyway is blacklisted (DESIGN.md, "Lists").
+UNSCORABLE_LISTS = ("not_rated", "blacklist")
+
+# How each expectation's `expected` reads in a gate report; filled from the expectation's kwargs.
+EXPECTED_TEMPLATES: dict[str, str] = {
+    "expect_table_row_count_to_be_between": "{min_value}–{max_value}",
+    "expect_table_row_count_to_equal": "{value}",
+    "expect_column_to_exist": "column present",
+    "expect_column_values_to_not_be_null": "not null in ≥ {mostly:.0%} of rows",
+    "expect_column_values_to_be_unique": "unique",
+    "expect_column_values_to_match_regex": "matching {regex} in ≥ {mostly:.0%} of non-empty values",
+    "expect_column_values_to_be_in_set": "one of {value_set}",
+    "expect_column_values_to_be_between": "between {min_value} and {max_value}",
+}
+
+
+class GateFailed(Exception):
+    """One or more gates failed: publication stops and the previous release stays live."""
+
+    def __init__(self, results: list[dict[str, Any]]):
+        self.results = results
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(_failure_line(r) for r in self.results if not r.get("success"))
+
+
+def _failure_line(result: dict[str, Any]) -> str:
+    parts = []
+    for f in result.get("failed_expectations", []):
+        on = f" on {f['column']}" if f.get("column") else ""
+        parts.append(f"{f['expectation']}{on} expected {f['expected']}, observed {f['observed']}")
+    return f"gate {result['name']} failed: " + "; ".join(parts or ["(no detail)"])
+
+
+# --- the three gates -------------------------------------------------------------------------
+
+
+def check_raw(city: City, paths: CityPaths) -> list[dict[str, Any]]:
+    """Raw gate, one result per source with a raw file: broken pages and layout changes.
+
+    Single dirty records pass (the `mostly` tolerances): normalize quarantines those. A source
+    with no raw file has nothing to check; its crawl log already says why.
+    """
+    from transforms.labels import canonical_frame, read_raw
+
+    results = []
+    for source in city.sources:
+        raw_file = paths.raw / f"{source.id}.jsonl"
+        if not raw_file.exists():
+            continue
+        unreadable: list[dict[str, Any]] = []
+        frame = canonical_frame(read_raw(raw_file, unreadable), source.record_type, city)
+        params = {"min_rows": source.min_rows, "max_rows": source.max_rows}
+        suites = _load_suites(f"raw_{source.record_type}")
+        result = _gate(f"raw_{source.id}", [(s, _blank_as_null(frame)) for s in suites], params)
+        # New or renamed labels are the first thing to look at when a layout check fails.
+        result["statistics"]["unmapped_labels"] = list(frame.attrs.get("unmapped_labels", []))
+        result["statistics"]["unreadable_lines"] = len(unreadable)
+        results.append(_write(paths, result))
+    return results
+
+
+def check_clean(city: City, paths: CityPaths) -> dict[str, Any]:
+    """Clean gate on the resolved agencies and events: ids, codes and links hold together."""
+    tables = _tables(paths, "clean")
+    events, agencies = tables["resolved/events.parquet"], tables["resolved/agencies.parquet"]
+    tables["resolved/events.parquet"] = with_agency_exists(events, agencies)
+    return _write(paths, _gate("clean", _pairs("clean", tables), {}))
+
+
+def check_scores(city: City, paths: CityPaths) -> dict[str, Any]:
+    """Score gate: every agency scored once, on a known list, and no blacklisting without evidence."""
+    tables = _tables(paths, "scores")
+    scores, reasons = tables["scored/scores.parquet"], tables["scored/reasons.parquet"]
+    tables["scored/scores.parquet"] = with_score_checks(scores, reasons)
+    tables["scored/reasons.parquet"] = with_agency_scored(reasons, scores)
+    params = {
+        "agency_count": len(_agencies(paths)),
+        "method_versions": [city.scoring.method_version],
+    }
+    return _write(paths, _gate("scores", _pairs("scores", tables), params))
+
+
+# --- checks across tables, as boolean columns ------------------------------------------------
+
+
+def with_agency_exists(events: pd.DataFrame, agencies: pd.DataFrame) -> pd.DataFrame:
+    """events + `agency_exists`: its agency_id is a row of agencies.parquet."""
+    return events.assign(agency_exists=events["agency_id"].isin(agencies["agency_id"]))
+
+
+def with_score_checks(scores: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """scores + `score_null_only_when_unscorable` and `blacklist_has_evidence`."""
+    has_evidence = reasons["evidence"].fillna("").astype(str).str.strip() != ""
+    evidenced = set(reasons.loc[has_evidence, "agency_id"])
+    blacklisted = scores["list"] == "blacklist"
+    return scores.assign(
+        score_null_only_when_unscorable=scores["score"].notna()
+        | scores["list"].isin(UNSCORABLE_LISTS),
+        blacklist_has_evidence=~blacklisted | scores["agency_id"].isin(evidenced),
+    )
+
+
+def with_agency_scored(reasons: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """reasons + `agency_scored`: the reason's agency has a row in scores.parquet."""
+    return reasons.assign(agency_scored=reasons["agency_id"].isin(scores["agency_id"]))
+
+
+# --- running suites --------------------------------------------------------------------------
+
+
+def _gate(
+    name: str, checks: list[tuple[Any, pd.DataFrame]], params: dict[str, Any]
+) -> dict[str, Any]:
+    """One gate result from validating each (suite, frame) pair."""
+    failed: list[dict[str, Any]] = []
+    stats = {"evaluated_expectations": 0, "successful_expectations": 0, "rows": {}}
+    for suite, frame in checks:
+        batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+        run = batch.validate(suite, result_format=RESULT_FORMAT, expectation_parameters=params)
+        failed += [_failure(r) for r in run.results if not r.success]
+        stats["evaluated_expectations"] += run.statistics["evaluated_expectations"]
+        stats["successful_expectations"] += run.statistics["successful_expectations"]
+        stats["rows"][suite.meta.get("table", suite.name)] = len(frame)
+    stats["unsuccessful_expectations"] = len(failed)
+    return {"name": name, "success": not failed, "failed_expectations": failed, "statistics": stats}
+
+
+def _failure(result: Any) -> dict[str, Any]:
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    return {
+        "expectation": config.type,
+        "column": kwargs.get("column"),
+        "expected": _expected(config.type, kwargs),
+        "observed": _observed(result.result, result.exception_info),
+        "unexpected_examples": _json_safe(result.result.get("partial_unexpected_list", [])),
+    }
+
+
+def _expected(kind: str, kwargs: dict[str, Any]) -> str:
+    template = EXPECTED_TEMPLATES.get(kind)
+    if template is None:
+        return json.dumps(kwargs, ensure_ascii=False, default=str)
+    return template.format(**{"mostly": 1.0, **kwargs})
+
+
+def _observed(result: dict[str, Any], exception_info: dict[str, Any]) -> Any:
+    """The value found, or how many values broke the rule, or why it could not be checked."""
+    if "observed_value" in result:
+        return _json_safe(result["observed_value"])
+    if "unexpected_count" in result:
+        return (
+            f"{result['unexpected_count']} of {result['element_count']} values "
+            f"({result.get('unexpected_percent') or 0:.1f}%)"
+        )
+    message = _exception_message(exception_info)
+    return message or "column missing"
+
+
+def _exception_message(info: dict[str, Any]) -> str:
+    if not info:
+        return ""
+    if "exception_message" in info:
+        return info.get("exception_message") or ""
+    return next((v.get("exception_message", "") for v in info.values() if isinstance(v, dict)), "")
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def _blank_as_null(frame: pd.DataFrame) -> pd.DataFrame:
+    """An empty cell is a missing value to a not-null check, whatever the source wrote."""
+    return frame.replace(r"^\s*$", None, regex=True)
+
+
+def _tables(paths: CityPaths, gate: str) -> dict[str, pd.DataFrame]:
+    import pandas as pd
+
+    return {
+        s.meta["table"]: pd.read_parquet(paths.data / s.meta["table"]) for s in _load_suites(gate)
+    }
+
+
+def _agencies(paths: CityPaths) -> pd.DataFrame:
+    """resolved/agencies.parquet: the entities every later table must refer to."""
+    import pandas as pd
+
+    return pd.read_parquet(paths.resolved / "agencies.parquet")
+
+
+def _pairs(gate: str, tables: dict[str, pd.DataFrame]) -> list[tuple[Any, pd.DataFrame]]:
+    return [(s, tables[s.meta["table"]]) for s in _load_suites(gate)]
+
+
+def _write(paths: CityPaths, result: dict[str, Any]) -> dict[str, Any]:
+    paths.gates.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, ensure_ascii=False, indent=1, default=str)
+    (paths.gates / f"{result['name']}.json").write_text(text + "\n", encoding="utf-8")
+    return result
+
+
+@functools.cache
+def _load_suites(name: str) -> list[Any]:
+    """suites/<name>.json: one GX suite, or a list of them (one per table)."""
+    gx = _gx()
+    data = json.loads((SUITES_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    return [gx.ExpectationSuite(**suite) for suite in (data if isinstance(data, list) else [data])]
+
+
+# --- the Great Expectations context ----------------------------------------------------------
+
+
+@functools.cache
+def _gx() -> Any:
+    """great_expectations, imported once, with analytics off (a pipeline must not phone home)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations
+
+    return great_expectations
+
+
+@functools.cache
+def _batch_definition() -> BatchDefinition:
+    """One ephemeral context per process, progress bars off: a frame is passed per batch."""
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = _gx().get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    asset = context.data_sources.add_pandas("agencywatch").add_dataframe_asset("frame")
+    return asset.add_batch_definition_whole_dataframe("whole")
