@@ -248,8 +248,9 @@ def _read_stage(paths: CityPaths, run_id: str, stage: str) -> dict[str, Any]:
 def _relative(path: str | None, root: Path) -> str | None:
     if not path:
         return None
+    # abspath, not resolve: public/<city> is a symlink to a build, and the summary names the link
     try:
-        return str(Path(path).resolve().relative_to(root.resolve()))
+        return str(Path(os.path.abspath(path)).relative_to(os.path.abspath(root)))
     except ValueError:
         return path
 

@@ -76,6 +76,7 @@ def test_run_summary_json_has_the_design_fields(published, project: Path) -> Non
         assert source["rows"] > 0 and source["pages_fetched"] > 0
     assert all(g["success"] for g in summary["gates"])
     assert summary["release"] == f"releases/demo/{AS_OF}"
+    assert summary["site"] == "public/demo"
     assert summary["peak_rss_mb"] > 0
     run_file = project / "data" / "demo" / "runs" / f"{summary['run_id']}.json"
     assert json.loads(run_file.read_text("utf-8")) == summary
