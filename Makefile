@@ -28,6 +28,7 @@ test: setup system-deps
 
 system-deps:
 	@bash scripts/install-system-deps.sh
+	@test -f node_modules/.package-lock.json -a node_modules/.package-lock.json -nt package-lock.json || npm ci --no-audit --no-fund
 
 lint: setup
 	$(BIN)/ruff check .
@@ -43,6 +44,21 @@ lock: setup
 
 serve: setup
 	$(BIN)/agencywatch serve
+
+## bench: the benchmark suite (not part of `make test`): figures in bench/results/, see BENCHMARKS.md
+bench: setup
+	@bash bench/install-hugo.sh
+	$(BIN)/python -m bench.run_all
+
+## airflow: Airflow standalone (UI on http://localhost:8080) with the project's DAGs; state in .airflow/
+AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False AGENCYWATCH_ROOT=$(CURDIR) GX_ANALYTICS_ENABLED=false
+airflow: setup
+	@mkdir -p .airflow
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate
+	$(BIN)/python dags/agencywatch_cities.py pools > .airflow/pools.json
+	$(AIRFLOW_ENV) $(BIN)/airflow pools import .airflow/pools.json
+	$(AIRFLOW_ENV) $(BIN)/airflow standalone
 
 clean:
 	rm -rf data releases public .airflow test-artifacts

@@ -205,19 +205,59 @@ def serve(root: str | None, host: str, port: int) -> None:
 
 @main.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write.")
-@click.option("--agencies", default=300, show_default=True, type=click.IntRange(min=10))
+@click.option(
+    "--agencies",
+    type=click.IntRange(min=10),
+    help="Agencies in the mirror [default: 300; with --province: 100000].",
+)
 @click.option("--seed", default=2026, show_default=True, type=int)
 @click.option(
     "--as-of", "as_of", default="2026-11-01", show_default=True, help="Date the data is as of."
 )
-def synth(out: str, agencies: int, seed: int, as_of: str) -> None:
+@click.option(
+    "--province",
+    is_flag=True,
+    help="Write a province instead: raw crawl output (data/<city>/raw/) and cities/*.toml "
+    "for many cities, to benchmark every stage after the crawl.",
+)
+@click.option("--cities", default=13, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--records",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="With --province: evidence records (all but registrations).",
+)
+def synth(
+    out: str,
+    agencies: int | None,
+    seed: int,
+    as_of: str,
+    province: bool,
+    cities: int,
+    records: int,
+) -> None:
     """Write a FICTIONAL source mirror of any size (seeded, reproducible)."""
     from datetime import date
+
+    if province:
+        from agencywatch.mirror.province import synth_province
+
+        summary = synth_province(
+            Path(out),
+            n_cities=cities,
+            n_agencies=agencies or 100_000,
+            n_records=records,
+            seed=seed,
+            as_of=date.fromisoformat(as_of),
+        )
+        console.print(json.dumps(summary, ensure_ascii=False, indent=1))
+        return
 
     from agencywatch.mirror.synth import synth_mirror
 
     counts = synth_mirror(
-        Path(out), n_agencies=agencies, seed=seed, as_of=date.fromisoformat(as_of)
+        Path(out), n_agencies=agencies or 300, seed=seed, as_of=date.fromisoformat(as_of)
     )
     console.print(json.dumps(counts, ensure_ascii=False, indent=1))
 
@@ -240,6 +280,102 @@ def check_config(files: tuple[str, ...]) -> None:
             continue
         console.print(f"ok  {path}  ({city.name}, {len(city.sources)} sources)")
     sys.exit(EXIT_FAILED if bad else 0)
+
+
+# --- new-city -------------------------------------------------------------------------------
+
+
+@main.command("new-city")
+@click.argument("slug")
+@click.option("--name", default="", help="The city's name as the site shows it (e.g. 连云港市).")
+@click.option("--name-en", default="", help="The city's English name.")
+@click.option("--province", default="", help="The province, for the portal (e.g. 江苏省).")
+@click.option("--base-url", default="", help="The main source site (default: a .example host).")
+@click.option("--root", type=click.Path(file_okay=False), help="Output root holding data/.")
+@click.option("--force", is_flag=True, help="Overwrite an existing cities/SLUG.toml.")
+def new_city(
+    slug: str,
+    name: str,
+    name_en: str,
+    province: str,
+    base_url: str,
+    root: str | None,
+    force: bool,
+) -> None:
+    """Scaffold cities/SLUG.toml (one example of each source kind), its inboxes and corrections."""
+    from agencywatch.scaffold import scaffold_city
+
+    try:
+        made = scaffold_city(
+            slug,
+            default_cities_dir(),
+            root,
+            name=name,
+            name_en=name_en,
+            province=province,
+            base_url=base_url,
+            force=force,
+        )
+    except (ConfigError, FileExistsError) as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_FAILED)
+    for path in made.files:  # click.echo, not rich: a path must never be wrapped mid-name
+        click.echo(f"wrote {path}")
+    click.echo(
+        f"next: edit {made.config}, then `agencywatch check-config {made.config}` and "
+        f"`agencywatch run {slug}` (walk-through: docs/adding-a-city.md)"
+    )
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+@main.command("import")
+@click.argument("city")
+@click.argument("source")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--root", type=click.Path(file_okay=False), help="Output root holding data/.")
+@click.option("--add", is_flag=True, help="Add to the inbox instead of replacing its export.")
+def import_(city: str, source: str, files: tuple[str, ...], root: str | None, add: bool) -> None:
+    """Import an official export (CSV, XLSX, JSON or saved HTML pages) into SOURCE's inbox.
+
+    The files are checked with the crawl's own readers, then copied to
+    data/CITY/inbox/SOURCE/; the next `agencywatch run CITY` takes them through the same
+    gates, marked as a manual import.
+    """
+    from agencywatch.importer import import_export
+    from agencywatch.paths import city_paths
+
+    _load_or_exit(city)
+    cfg = load_city(city)
+    try:
+        done = import_export(cfg, source, [Path(f) for f in files], city_paths(cfg.slug, root), add)
+    except (ConfigError, KeyError, ValueError) as e:
+        errors.print(f"import refused: {e}")
+        sys.exit(EXIT_FAILED)
+    console.print(f"imported {done.rows} records into {done.inbox}")
+    for p in done.parked:
+        console.print(f"earlier export parked at {p}")
+    console.print(f"next: `agencywatch run {cfg.slug}` takes them through the gates")
+
+
+# --- verify ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("release_dir", type=click.Path(file_okay=False))
+def verify(release_dir: str) -> None:
+    """Check RELEASE_DIR's files against its manifest and SHA256SUMS, then every earlier release
+    its manifest chains to; name the first file or release that does not match (exit 1)."""
+    from transforms.verify import verify_chain
+
+    result = verify_chain(Path(release_dir))
+    for name in result.checked:
+        console.print(f"ok        {name}")
+    if result.finding is not None:
+        click.echo(f"MISMATCH  {result.finding}", err=True)
+        sys.exit(EXIT_FAILED)
+    console.print(f"verified {len(result.checked)} release(s): every file and link matches")
 
 
 if __name__ == "__main__":

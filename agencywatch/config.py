@@ -7,7 +7,9 @@ non-programmer can act on: the file, the key, and what was expected. Unknown key
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -27,6 +29,9 @@ RecordType = Literal[
 RECORD_TYPES: tuple[str, ...] = RecordType.__args__  # type: ignore[attr-defined]
 
 SourceKind = Literal["html_table", "json_api", "file_download", "manual"]
+
+# Folder names under releases/ and public/ that belong to the province, never to a city.
+RESERVED_SLUGS = ("province", "portal")
 
 DEFAULT_RED_FLAG_CHARGES = ["催收非法债务罪", "寻衅滋事罪", "非法拘禁罪", "侵犯公民个人信息罪"]
 
@@ -69,6 +74,10 @@ class Source(_Strict):
     max_pages: int = Field(default=500, ge=1)
     # politeness
     download_delay_s: float = Field(default=0.0, ge=0)
+    # a source that does not answer within this is retried, then reported failed
+    download_timeout_s: float = Field(default=60.0, gt=0)
+    # Airflow pool of the crawl task ("" = one pool per host of the url, see dags/)
+    pool: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]*$")
 
     @model_validator(mode="after")
     def _kind_needs(self) -> Source:
@@ -110,8 +119,23 @@ class Scoring(_Strict):
     points: dict[str, float] = Field(default_factory=dict)
 
 
+class Notify(_Strict):
+    """Who hears of a failed scheduled run, besides the failure report in data/<city>/failures/."""
+
+    webhook: str = Field(default="", pattern=r"^(https?://.*)?$")
+    email: list[str] = Field(default_factory=list)
+
+
 class Mirror(_Strict):
     dir: str
+
+
+class Release(_Strict):
+    """The release circuit breaker (transforms/breaker.py): shares of the previous release's
+    agencies above which a new release is held for review instead of published."""
+
+    max_agency_loss_share: float = Field(default=0.2, ge=0, le=1)
+    max_blacklist_gain_share: float = Field(default=0.1, ge=0, le=1)
 
 
 class City(_Strict):
@@ -123,14 +147,27 @@ class City(_Strict):
     schedule: str = "@daily"
     contact_url: str
     corrections_email: str = ""
+    # the reviewed corrections (right of reply); "" = cities/corrections/<slug>.toml if present
+    corrections_file: str = ""
+    # the promised answer time for a correction request, in working days
+    corrections_response_days: int = Field(default=15, ge=1, le=120)
     base_url: str = ""
     mirror: Mirror | None = None
+    notify: Notify = Notify()
     scoring: Scoring = Scoring()
+    release: Release = Release()
     labels: dict[RecordType, dict[str, str]] = Field(default_factory=dict)
     sources: list[Source]
 
     # set by load_city, not by the file
     config_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("slug")
+    @classmethod
+    def _not_reserved(cls, slug: str) -> str:
+        if slug in RESERVED_SLUGS:
+            raise ValueError(f"slug {slug!r} is reserved for the province release and portal")
+        return slug
 
     @field_validator("sources")
     @classmethod
@@ -172,6 +209,110 @@ def _describe(err: dict) -> str:
     return f"{loc}: {expected} (found {got!r})"
 
 
+# --- where an error is, and what to do about it (check-config) ------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(
+    r"^\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*="
+)
+
+
+def _key_parts(dotted: str) -> list[str]:
+    parts = re.findall(r"\"[^\"]*\"|'[^']*'|[^.\s]+", dotted)
+    return [p.strip("\"'") for p in parts]
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """The line (1-based) of every table header and key, by its path as pydantic reports it.
+
+    tomllib gives no positions, so this scans the lines: `[[sources]]` opens `sources.<n>`,
+    `[a.b]` opens `a.b`, and `k = v` is `<open table>.k`. Multi-line values are skipped over
+    harmlessly: their continuation lines do not look like `key =`.
+    """
+    found: dict[tuple[str, ...], int] = {}
+    table: list[str] = []
+    arrays: dict[tuple[str, ...], int] = {}
+    in_multiline = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.count('"""') % 2 or line.count("'''") % 2:
+            in_multiline = not in_multiline
+            if not in_multiline:
+                continue
+        if in_multiline and not _KEY.match(line):
+            continue
+        header = _HEADER.match(line)
+        if header:
+            parts = _key_parts(header.group(2))
+            if header.group(1) == "[[":
+                index = arrays.get(tuple(parts), -1) + 1
+                arrays[tuple(parts)] = index
+                table = [*parts, str(index)]
+            else:
+                table = _within_arrays(parts, arrays)
+            found.setdefault(tuple(table), number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            found.setdefault((*table, *_key_parts(key.group(1))), number)
+    return found
+
+
+def _within_arrays(parts: list[str], arrays: dict[tuple[str, ...], int]) -> list[str]:
+    """`[sources.x]` after the third `[[sources]]` is `sources.2.x`."""
+    for i in range(len(parts), 0, -1):
+        head = tuple(parts[:i])
+        if head in arrays:
+            return [*head, str(arrays[head]), *parts[i:]]
+    return parts
+
+
+def error_line(text: str, loc: tuple[str | int, ...]) -> int | None:
+    """The line of the key an error is about, else of the nearest table around it."""
+    lines = key_lines(text)
+    path = tuple(str(p) for p in loc)
+    for i in range(len(path), 0, -1):
+        if path[:i] in lines:
+            return lines[path[:i]]
+    return None
+
+
+def _known_keys() -> set[str]:
+    models = (City, Source, Scoring, Weights, Mirror, Notify)
+    return {name for model in models for name in model.model_fields if name != "config_path"}
+
+
+def _hint(err: dict) -> str:
+    kind, loc = err["type"], err["loc"]
+    key = str(loc[-1]) if loc else ""
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(key, sorted(_known_keys()), n=1, cutoff=0.7)
+        if close:
+            return f"did you mean {close[0]!r}?"
+        return "remove it, or compare with `agencywatch new-city` (every key, commented)"
+    if kind == "missing":
+        return f"add `{key} = ...` (cities/demo.toml shows an example value)"
+    if kind.startswith(("int_", "float_", "bool_")):
+        return "write the value without quotes, e.g. min_rows = 10"
+    if kind == "string_pattern_mismatch":
+        return "use lower-case letters, digits and '_' (a slug may also use '-'), starting with a letter"
+    if kind == "literal_error":
+        return "use one of the values listed above, spelt exactly"
+    return ""
+
+
+def _where_and_hint(err: dict, text: str, path: Path) -> str:
+    """Extra lines under an error: `at <file>:<line>: <the line>` and `hint: ...`."""
+    out = ""
+    line = error_line(text, err["loc"])
+    if line is not None:
+        shown = text.splitlines()[line - 1].strip()
+        out += f"\n      at {path}:{line}: {shown}"
+    hint = _hint(err)
+    if hint:
+        out += f"\n      hint: {hint}"
+    return out
+
+
 def parse_city(text: str, path: Path) -> City:
     """Parse and validate config text; errors name the file and each bad key."""
     try:
@@ -181,7 +322,9 @@ def parse_city(text: str, path: Path) -> City:
     try:
         city = City.model_validate(raw)
     except ValidationError as e:
-        lines = "\n".join(f"  {path}: {_describe(err)}" for err in e.errors())
+        lines = "\n".join(
+            f"  {path}: {_describe(err)}{_where_and_hint(err, text, path)}" for err in e.errors()
+        )
         raise ConfigError(f"{path}: invalid city config:\n{lines}") from e
     return city.model_copy(update={"config_path": path})
 
@@ -194,9 +337,15 @@ def load_city(slug_or_path: str | Path, cities_dir: Path | None = None) -> City:
         path = base / f"{slug_or_path}.toml"
     if not path.exists():
         raise ConfigError(f"{path}: no such city config")
-    city = parse_city(path.read_text(encoding="utf-8"), path)
+    text = path.read_text(encoding="utf-8")
+    city = parse_city(text, path)
     if city.slug != path.stem:
-        raise ConfigError(f"{path}: slug {city.slug!r} must match the file name {path.stem!r}")
+        line = error_line(text, ("slug",))
+        raise ConfigError(
+            f"{path}: slug {city.slug!r} must match the file name {path.stem!r}"
+            f"\n      at {path}:{line}: slug = {city.slug!r}"
+            f"\n      hint: rename the file to {city.slug}.toml or set slug = {path.stem!r}"
+        )
     return city
 
 

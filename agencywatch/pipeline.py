@@ -72,10 +72,17 @@ def mirror_for(city: City) -> Iterator[str | None]:
     if city.mirror is None:
         yield None
         return
-    from agencywatch.mirror.server import serve_mirror
+    from agencywatch.mirror.server import MirrorServer
 
-    with serve_mirror(city.project_dir / city.mirror.dir) as base_url:
-        yield base_url
+    with MirrorServer(city.project_dir / city.mirror.dir) as server:
+        server.faults.update(injected_faults())
+        yield server.url
+
+
+def injected_faults() -> dict[str, str]:
+    """AGENCYWATCH_MIRROR_FAULTS ({path prefix: fault name}): a broken source for tests that
+    cannot reach into the mirror, such as `airflow dags test`."""
+    return json.loads(os.environ.get("AGENCYWATCH_MIRROR_FAULTS") or "{}")
 
 
 # --- stages ---------------------------------------------------------------------------------
@@ -154,9 +161,10 @@ def validate_raw(city: str, run_id: str, root: str | None = None) -> dict[str, A
 
 
 def build(city: str, run_id: str, as_of: str, root: str | None = None) -> dict[str, Any]:
-    """normalize → resolve → clean gate → score → score gate."""
+    """normalize → resolve → clean gate → score → score gate → release circuit breaker."""
     from expectations.gate import GateFailed, check_clean, check_scores
     from transforms import normalize, resolve, score
+    from transforms.breaker import check_release
 
     cfg, paths = _context(city, root)
     timings: dict[str, float] = {}
@@ -173,6 +181,9 @@ def build(city: str, run_id: str, as_of: str, root: str | None = None) -> dict[s
             out["score"] = score.run(cfg, paths, date.fromisoformat(as_of))
         with _timed(timings, "validate"):
             out["gates"].append(check_scores(cfg, paths))
+        _raise_failed(out["gates"])
+        with _timed(timings, "validate"):  # a release that moves too much waits for a person
+            out["gates"].append(check_release(cfg, paths, as_of))
         _raise_failed(out["gates"])
     except GateFailed:
         _record(paths, run_id, "build", out)
@@ -203,7 +214,7 @@ def render(city: str, run_id: str, root: str | None = None) -> dict[str, Any]:
 
     cfg, paths = _context(city, root)
     started = time.perf_counter()
-    release_dir = Path(_read_stage(paths, run_id, "release")["release"])
+    release_dir = paths.releases / _recorded_name(paths, run_id, "release")
     build_dir = render_stage.run(cfg, paths, release_dir, summarize(cfg, paths, run_id))
     out = {"build": str(build_dir), "seconds": round(time.perf_counter() - started, 3)}
     return _record(paths, run_id, "render", out)
@@ -214,8 +225,9 @@ def publish(city: str, run_id: str, root: str | None = None) -> dict[str, Any]:
 
     cfg, paths = _context(city, root)
     started = time.perf_counter()
-    build_dir = Path(_read_stage(paths, run_id, "render")["build"])
-    live = publish_stage.run(build_dir, paths.site)
+    build_dir = paths.builds / _recorded_name(paths, run_id, "render", "build")
+    release_dir = paths.releases / _recorded_name(paths, run_id, "release")
+    live = publish_stage.run(build_dir, paths.site, release_dir)  # site and release in one swap
     out = {"site": str(live), "seconds": round(time.perf_counter() - started, 3)}
     return _record(paths, run_id, "publish", out)
 
@@ -232,7 +244,16 @@ def finish(
     tmp = paths.last_run.with_suffix(".json.tmp")
     tmp.write_text(text + "\n", encoding="utf-8")
     os.replace(tmp, paths.last_run)
+    from transforms import portal  # the portal lists this run's counts and status: after last-run
+
+    portal.run(paths.root)
     return summary
+
+
+def _recorded_name(paths: CityPaths, run_id: str, stage: str, key: str | None = None) -> str:
+    """The folder name an earlier stage recorded: under Airflow with a storage URL each task
+    runs in its own local copy of the root, so only the name, not the full path, carries over."""
+    return Path(_read_stage(paths, run_id, stage)[key or stage]).name
 
 
 # --- the run summary ------------------------------------------------------------------------
@@ -274,11 +295,15 @@ def summarize(
         "sources": _source_summaries(cfg, paths, run_id, build_out),
         "gates": [_gate_summary(g) for g in gates],
         "lists": _list_counts(paths) if build_out.get("score") else {k: 0 for k in LISTS},
-        "release": _relative(released.get("release"), paths.root),
+        "release": _relative(_release_path(paths, released), paths.root),
         "site": _relative(str(paths.site), paths.root) if published else None,
         "timings_s": _timings(cfg, paths, run_id, build_out, raw_gate),
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def _release_path(paths: CityPaths, released: dict[str, Any]) -> str | None:
+    return str(paths.releases / Path(released["release"]).name) if released else None
 
 
 def _status_of(published: dict[str, Any], gates: list[dict[str, Any]]) -> str:
@@ -303,10 +328,27 @@ def _source_summaries(
             "pages_fetched": log.get("pages_fetched", 0),
             "pages_not_modified": log.get("pages_not_modified", 0),
             "quarantined": normalized.get(s.id, {}).get("quarantined", 0),
-            "message": log.get("message", ""),
+            "message": _joined(log.get("message", ""), _raw_gate_message(paths, run_id, s.id)),
             "last_success_at": log.get("last_success_at"),
         }
     return out
+
+
+def _raw_gate_message(paths: CityPaths, run_id: str, source_id: str) -> str:
+    """Why the source's raw gate failed (a crawl can be fine and the layout changed)."""
+    gates = _read_stage(paths, run_id, "validate_raw").get("gates", [])
+    gate = next((g for g in gates if g["name"] == f"raw_{source_id}"), None)
+    if gate is None or gate["success"]:
+        return ""
+    new_labels = (gate.get("statistics") or {}).get("unmapped_labels") or []
+    failed = [f"{f['expectation']} {f.get('column') or ''}".strip() for f in
+              gate.get("failed_expectations", [])]  # fmt: skip
+    labels = f"; unknown labels: {', '.join(new_labels[:5])}" if new_labels else ""
+    return f"raw gate failed: {', '.join(failed[:3]) or 'see gates'}{labels}"
+
+
+def _joined(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
 
 
 def _gate_summary(gate: dict[str, Any]) -> dict[str, Any]:
@@ -352,6 +394,43 @@ def peak_rss_mb() -> int:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return int(max(own, children) / 1024)
+
+
+# --- failures of scheduled runs -------------------------------------------------------------
+
+
+def failure_file(city: str, run_id: str) -> str:
+    """data/<city>/failures/<run_id>.json, relative to the storage root."""
+    return f"data/{city}/failures/{run_id}.json"
+
+
+def record_failure(
+    city: str, run_id: str, failure: dict[str, Any], storage_url: str | None = None
+) -> dict[str, Any]:
+    """Add one failed task to the run's failure report (in the storage root) and return it.
+
+    A scheduled run fails while nobody watches; the report is what the maintainer reads first
+    the next morning: which task, which try, the error, and when.
+    """
+    from agencywatch import storage
+
+    rel = failure_file(city, run_id)
+    report = storage.read_json(rel, storage_url) or {"city": city, "run_id": run_id, "failures": []}
+    report["failures"].append(dict(failure, recorded_at=datetime.now(UTC).isoformat()))
+    storage.write_json(rel, report, storage_url)
+    return report
+
+
+def post_webhook(url: str, report: dict[str, Any], timeout_s: float = 10.0) -> int:
+    """POST the failure report as JSON to the city's webhook; returns the HTTP status."""
+    from urllib.request import Request, urlopen
+
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"webhook must be an http(s) url, not {url!r}")
+    body = json.dumps(report, ensure_ascii=False, default=str).encode("utf-8")
+    request = Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - scheme checked above
+        return int(response.status)
 
 
 # --- the whole run --------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from scrapy.http import Response, TextResponse
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 from agencywatch.config import City, Source
+from crawlers.cache import FETCHED_AT
 from crawlers.items import RawItem
 
 CHALLENGES_FILE = Path(__file__).with_name("challenges.toml")
@@ -126,12 +127,24 @@ def page_encoding(response: Response, forced: str = "") -> str:
         or html_body_declared_encoding(response.body)
     )
     if declared:
-        return _resolved(declared)
+        encoding = _resolved(declared)
+        if forced or _decodes(response.body, encoding):
+            return encoding
+        # the label lies (GBK sent as UTF-8, common after a half-done CMS migration)
+        return FALLBACK_ENCODING if _decodes(response.body, FALLBACK_ENCODING) else encoding
     try:
         response.body.decode("utf-8")
     except UnicodeDecodeError:
         return FALLBACK_ENCODING
     return "utf-8"
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -178,9 +191,15 @@ class SourceContext:
         )
 
     def item(self, response: Response, place: str, fields: Mapping[str, Any]) -> RawItem:
-        """The raw item of docs/architecture.md for one record of a fetched page."""
+        """The raw item of docs/architecture.md for one record of a fetched page.
+
+        `fetched_at` is when this page was first fetched with this body (crawlers.cache keeps
+        it across revalidations), so an unchanged source yields identical raw items.
+        """
+        meta = response.request.meta if response.request is not None else {}
+        fetched_at = meta.get(FETCHED_AT) or utc_now()
         return self.raw_item(
-            self.canonical_url(response.url), sha256_hex(response.body), utc_now(), place, fields
+            self.canonical_url(response.url), sha256_hex(response.body), fetched_at, place, fields
         )
 
     def raw_item(

@@ -6,7 +6,7 @@ and the CLI then share one code path. Usage (the job file is written by crawlers
     python -m crawlers.crawl_one JOB.json
 
 The job holds the city (as validated JSON), the source id, the fetch base, the download delay,
-the output file and the summary file; the summary carries Scrapy's counts and the problems the spider reported.
+the output file, the summary file, the source's cache folder and its last good raw file; the summary carries Scrapy's counts and the problems the spider reported.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from scrapy.settings import Settings
 from scrapy.utils.misc import load_object
 
 from agencywatch.config import City
+from crawlers.cache import known_fingerprints
 from crawlers.context import SourceContext
 
 # source kind -> generic spider (loaded by name: a crawl imports only the spider it runs)
@@ -36,15 +37,19 @@ STAT_KEYS = {
     "pages_not_modified": "agencywatch/pages_not_modified",
     "problems": "agencywatch/problems",
     "notes": "agencywatch/notes",
+    "stopped_at_known_page": "agencywatch/stopped_at_known_page",
     "robots_forbidden": "robotstxt/forbidden",
     "finish_reason": "finish_reason",
 }
 
 
-def crawl_settings(ctx: SourceContext, output: str, delay_s: float | None) -> Settings:
+def crawl_settings(
+    ctx: SourceContext, output: str, delay_s: float | None, httpcache: str = ""
+) -> Settings:
     """The project settings with what belongs to this city and source.
 
-    `delay_s` None keeps the project's DOWNLOAD_DELAY (a real site's default).
+    `delay_s` None keeps the project's DOWNLOAD_DELAY (a real site's default); `httpcache` is
+    the source's folder of stored validators and pages ("" crawls without conditional requests).
     """
     settings = Settings()
     settings.setmodule("crawlers.settings", priority="project")
@@ -53,15 +58,21 @@ def crawl_settings(ctx: SourceContext, output: str, delay_s: float | None) -> Se
         settings.set("DOWNLOAD_DELAY", delay_s, priority="cmdline")
         settings.set("AUTOTHROTTLE_START_DELAY", delay_s, priority="cmdline")
     settings.set("AGENCYWATCH_OUTPUT", output, priority="cmdline")
+    settings.set("DOWNLOAD_TIMEOUT", ctx.source.download_timeout_s, priority="cmdline")
+    settings.set("AGENCYWATCH_HTTPCACHE", httpcache, priority="cmdline")
     return settings
 
 
 def crawl(job: dict[str, Any]) -> dict[str, Any]:
     city = City.model_validate(job["city"])
     ctx = SourceContext(city, city.source(job["source_id"]), job.get("fetch_base"))
-    process = CrawlerProcess(crawl_settings(ctx, job["output"], job.get("download_delay_s")))
+    settings = crawl_settings(
+        ctx, job["output"], job.get("download_delay_s"), job.get("httpcache") or ""
+    )
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(load_object(SPIDERS[ctx.source.kind]))
-    process.crawl(crawler, ctx=ctx)
+    previous = job.get("previous")
+    process.crawl(crawler, ctx=ctx, known=known_fingerprints(Path(previous) if previous else None))
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
     return {key: stats.get(stat) for key, stat in STAT_KEYS.items()}

@@ -16,6 +16,7 @@ from scrapy.exceptions import DropItem
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawlers.cache import NOT_MODIFIED
 from crawlers.items import RAW_ITEM_KEYS, raw_line
 
 PROBLEMS = "agencywatch/problems"  # list of [status, message]: "blocked" or "failed"
@@ -64,7 +65,7 @@ class RawJsonlPipeline:
 
 
 class PageCounter:
-    """Counts pages fetched (robots.txt aside) and turns callback exceptions into problems."""
+    """Counts pages fetched (200s) and revalidated (304s), robots.txt aside, and turns callback exceptions into problems."""
 
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -80,9 +81,10 @@ class PageCounter:
         if request.meta.get("dont_obey_robotstxt"):
             return
         assert self.crawler.stats is not None
-        self.crawler.stats.inc_value("agencywatch/pages_fetched")
-        if response.status == 304:
+        if response.status == 304 or NOT_MODIFIED in response.flags:
             self.crawler.stats.inc_value("agencywatch/pages_not_modified")
+        else:
+            self.crawler.stats.inc_value("agencywatch/pages_fetched")
 
     def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
         report(self.crawler, "failed", f"{failure.getErrorMessage()} while parsing {response.url}")

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from agencywatch.config import City, Source
 from agencywatch.paths import CityPaths
+from crawlers.cache import commit, discard, merged_lines, raw_lines
 from crawlers.context import SourceContext, sha256_hex, utc_now
 from crawlers.items import raw_line
 
@@ -41,12 +42,16 @@ def crawl_source(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{source.id}.", suffix=".jsonl.part", dir=paths.raw)
     os.close(fd)
     tmp = Path(tmp_name)
+    cache = cache_dir(paths, source)
+    previous = paths.raw / f"{source.id}.jsonl"
     try:
         if source.kind == "manual":
             outcome = _import_inbox(city, source, paths, tmp)
         else:
-            outcome = _crawl_in_child(city, source, fetch_base, tmp)
+            outcome = _crawl_in_child(city, source, fetch_base, tmp, cache, previous)
+            _fill_from_previous(outcome, tmp, previous)
         log = _settle(source, paths, outcome, tmp, started_at)
+        (commit if log["status"] == "ok" else discard)(cache)
     finally:
         tmp.unlink(missing_ok=True)
     _write_atomic(
@@ -55,7 +60,37 @@ def crawl_source(
     return log
 
 
-def _crawl_in_child(city: City, source: Source, fetch_base: str | None, output: Path) -> dict:
+def cache_dir(paths: CityPaths, source: Source) -> Path:
+    """data/<city>/httpcache/<source_id>/: validators and bodies of the source's pages."""
+    return paths.data / "httpcache" / source.id
+
+
+def _fill_from_previous(outcome: dict, output: Path, previous: Path) -> None:
+    """After a stop at a page of known records, the pages not fetched keep their last records."""
+    page = outcome.get("stopped_at_known_page")
+    if not page or outcome.get("problems"):
+        return
+    current = raw_lines(output)
+    lines = merged_lines(current, raw_lines(previous))
+    if len(lines) == len(current):
+        return  # the last page was all known: nothing was left unfetched
+    output.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    outcome["rows"] = len(lines)
+    note = (
+        f"page {page} held only known records: stopped there, "
+        f"{len(lines) - len(current)} records kept from the last good crawl"
+    )
+    outcome["notes"] = [*(outcome.get("notes") or []), note]
+
+
+def _crawl_in_child(
+    city: City,
+    source: Source,
+    fetch_base: str | None,
+    output: Path,
+    cache: Path | None = None,
+    previous: Path | None = None,
+) -> dict:
     """Runs crawlers.crawl_one in a fresh interpreter (a Twisted reactor runs once per process)."""
     with tempfile.TemporaryDirectory(prefix="agencywatch-crawl-") as workdir:
         job_path, summary_path = Path(workdir) / "job.json", Path(workdir) / "summary.json"
@@ -66,6 +101,8 @@ def _crawl_in_child(city: City, source: Source, fetch_base: str | None, output: 
             "download_delay_s": download_delay(source, fetch_base),
             "output": str(output),
             "summary": str(summary_path),
+            "httpcache": str(cache) if cache else "",
+            "previous": str(previous) if previous and previous.is_file() else "",
         }
         job_path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
         env = {
@@ -100,35 +137,48 @@ def download_delay(source: Source, fetch_base: str | None) -> float | None:
     return 0.0 if host in LOOPBACK_HOSTS else None
 
 
-def _import_inbox(city: City, source: Source, paths: CityPaths, output: Path) -> dict:
-    """A manual source: parse the newest official export dropped into inbox/<source id>/."""
-    from crawlers.spiders.file_download import file_records  # scrapy-free path kept lazy
+MANUAL_IMPORT = "manual-import:"  # the url of a record from an official export, never a link
 
+
+def inbox_files(paths: CityPaths, source: Source) -> list[Path]:
+    """The export in inbox/<source id>/: every file not hidden or parked under `_`."""
     inbox = paths.inbox / source.id
-    files = sorted(
-        (p for p in inbox.glob("*") if p.is_file() and not p.name.startswith((".", "_"))),
-        key=lambda p: p.stat().st_mtime,
-    )
+    if not inbox.is_dir():
+        return []
+    return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+
+
+def _import_inbox(city: City, source: Source, paths: CityPaths, output: Path) -> dict:
+    """A manual source: parse the official export dropped into inbox/<source id>/.
+
+    Every file is read by the reader its name says (or the source's file_format): CSV, XLSX,
+    JSON, or saved HTML pages of a listing. Raw items keep `manual-import:<file name>` as url,
+    so provenance says "imported by hand" and the site never links it as a web page.
+    """
+    from crawlers.spiders.file_download import SUFFIXES, file_records
+
+    files = inbox_files(paths, source)
     if not files:
-        return _problem("failed", f"manual source: no export in {inbox}")
-    export = files[-1]
-    fmt = source.file_format or export.suffix.lstrip(".").lower()
-    body = export.read_bytes()
-    ctx = SourceContext(city, source.model_copy(update={"file_format": fmt}))
-    url = (
-        ctx.canonical_url(ctx.fetch_url(source.url))
-        if source.url
-        else f"inbox/{source.id}/{export.name}"
-    )
-    fetched_at = datetime.fromtimestamp(export.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    try:
-        records = file_records(body, ctx.source)
-    except (ValueError, KeyError) as e:
-        return _problem("blocked", f"{export.name}: {e}")
+        return _problem("failed", f"manual source: no export in {paths.inbox / source.id}")
+    rows = 0
     with output.open("w", encoding="utf-8", newline="\n") as f:
-        for place, fields in records:
-            f.write(raw_line(ctx.raw_item(url, sha256_hex(body), fetched_at, place, fields)))
-    return {"rows": len(records), "notes": [f"imported {export.name}"]}
+        for export in files:
+            fmt = SUFFIXES.get(export.suffix.lower()) or source.file_format
+            ctx = SourceContext(city, source.model_copy(update={"file_format": fmt}))
+            body = export.read_bytes()
+            try:
+                records = file_records(body, ctx.source)
+            except ValueError as e:
+                return _problem("blocked", f"{export.name}: {e}")
+            fetched_at = _mtime_iso(export)
+            url = MANUAL_IMPORT + export.name
+            for place, fields in records:
+                item = ctx.raw_item(
+                    url, sha256_hex(body), fetched_at, f"{export.name}, {place}", fields
+                )
+                f.write(raw_line(item))
+            rows += len(records)
+    return {"rows": rows, "notes": [f"manual import of {', '.join(p.name for p in files)}"]}
 
 
 def _problem(status: str, message: str) -> dict:
@@ -166,10 +216,12 @@ def _settle(source: Source, paths: CityPaths, outcome: dict, tmp: Path, started_
         if _age(last_success_at, finished_at) <= timedelta(days=source.max_stale_days):
             message = f"{status}: {message}; reusing the last good crawl of {last_success_at}"
             status = "stale"
+    in_use = status in ("ok", "stale") and final.exists()
     return {
         "source_id": source.id,
         "status": status,
         "rows": int(outcome.get("rows") or 0),
+        "rows_in_use": len(raw_lines(final)) if in_use else 0,
         "pages_fetched": int(outcome.get("pages_fetched") or 0),
         "pages_not_modified": int(outcome.get("pages_not_modified") or 0),
         "started_at": started_at,

@@ -32,8 +32,15 @@ DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
-# Conditional requests (ETag / Last-Modified) come with a later issue; no cache until then.
+# Incremental crawls: crawlers.cache sends the stored ETag / Last-Modified of every page and
+# hands a 304 back to the spider as the stored page. Scrapy's own cache stays off: its
+# RFC2616Policy answers a 5xx with the cached page, which would hide a broken source.
 HTTPCACHE_ENABLED = False
+DOWNLOADER_MIDDLEWARES = {
+    "crawlers.cache.ConditionalRequests": 585,  # after HttpCompression (590), before Retry (550)
+}
+# Where ConditionalRequests keeps validators and bodies (set per crawl by crawl_one; "" = off).
+AGENCYWATCH_HTTPCACHE = ""
 
 ITEM_PIPELINES = {
     "crawlers.pipelines.RawJsonlPipeline": 300,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the browser tests need: Chromium (driven by Playwright through
 # /usr/bin/chromium, since browser downloads are not possible) and CJK fonts so Chinese text
-# renders in screenshots. Does nothing when they are already present.
+# renders in screenshots. Does nothing when they are already present. (The npm tools of the
+# browser tests, axe-core and html-validate, are installed by `npm ci` in the Makefile.)
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)

@@ -75,3 +75,9 @@ def test_duplicate_source_ids_rejected() -> None:
     text = _demo_with('id = "penalties"', 'id = "registrations"')
     with pytest.raises(ConfigError, match="appears twice"):
         parse_city(text, Path("cities/broken.toml"))
+
+
+def test_reserved_slugs_are_refused() -> None:
+    text = _demo_with('slug = "demo"', 'slug = "province"')
+    with pytest.raises(ConfigError, match="reserved for the province"):
+        parse_city(text, Path("cities/province.toml"))

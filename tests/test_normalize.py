@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agencywatch.config import RECORD_TYPES, parse_city
+from agencywatch.config import RECORD_TYPES, Source, parse_city
 from agencywatch.paths import CityPaths
 from transforms import normalize
 from transforms.labels import (
@@ -25,6 +25,8 @@ from transforms.labels import (
     read_raw,
     unmapped_labels,
 )
+from transforms.normalize import normalize_items
+from transforms.values import name_key
 
 GOOD = "91320322MABLP2X24R"
 GOOD2 = "91441900742973952F"
@@ -446,3 +448,79 @@ def test_same_key_different_content_keeps_both():
     assert counts["duplicates"] == 0 and not quarantined
     assert clean["record_id"].str.startswith("dishonest:(2024)测0101执9号#").all()
     assert clean["record_id"].is_unique
+
+
+# --- label variants of the demo mirror, read from fixture pages -----------------------------
+
+VARIANTS = Path(__file__).parent / "fixtures" / "variants"
+
+
+def _fixture_items(name: str, record_type: str, **source_keys: str) -> tuple[list[dict], Source]:
+    """A fixture page read by the crawl's own reader, as raw items of a manual source."""
+    from crawlers.spiders.file_download import SUFFIXES, file_records
+
+    path = VARIANTS / name
+    source = Source(id="v", title="fixture", record_type=record_type, kind="manual", **source_keys)
+    reader = source.model_copy(update={"file_format": SUFFIXES[path.suffix]})
+    items = [
+        {"source_id": "v", "record_type": record_type, "url": f"manual-import:{name}",
+         "fetched_at": "2026-11-01T00:00:00Z", "content_sha256": "0" * 64, "place": place,
+         "fields": fields}
+        for place, fields in file_records(path.read_bytes(), reader)
+    ]  # fmt: skip
+    return items, source
+
+
+def test_penalty_json_with_shuanggongshi_cf_keys() -> None:
+    items, source = _fixture_items("penalties_cf.json", "penalty", records_path="data.list")
+    clean, quarantined, counts = normalize_items(items, source)
+    assert counts["unmapped_labels"] == 0 and not quarantined
+    rows = clean.set_index("decision_no")
+    first = rows.loc["虚市监罚〔2025〕7号"]
+    assert first["uscc"] == "91320322MABLP2X24R"
+    assert first["fine_cny"] == 5000.0  # CF_NR_FK is in 万元
+    assert (first["decided_on"], first["publicity_end"]) == ("2025-03-05", "2026-03-05")
+    second = rows.loc["虚市监罚〔2025〕8号"]
+    assert second["fine_cny"] == 20000.0 and second["decided_on"] == "2025-04-01"
+    assert second["name_key"] == name_key("虚构市丙丁信息咨询有限公司")  # traditional → simplified
+
+
+def test_licence_json_with_xk_keys_is_a_filing() -> None:
+    items, source = _fixture_items("licences_xk.json", "filing", records_path="data.list")
+    clean, quarantined, counts = normalize_items(items, source)
+    assert counts["unmapped_labels"] == 0 and not quarantined
+    row = clean.iloc[0]
+    assert row["filing_no"] == "99910120230015"
+    assert row["filing_type"] == "credit_reporting"
+    assert row["issued_on"] == "2023-03-21" and pd.isna(row["expires_on"])
+    assert row["issuer"] == "中国人民银行虚构市分行" and row["uscc"] == "91320322MABLP2X24R"
+
+
+def test_abnormal_page_with_ascii_bracket_labels() -> None:
+    items, source = _fixture_items(
+        "abnormal_ascii_brackets.html", "abnormal_listing", table_selector="table#result"
+    )
+    clean, quarantined, counts = normalize_items(items, source)
+    assert counts["unmapped_labels"] == 0 and not quarantined
+    by_type = clean.set_index("list_type")
+    assert by_type.loc["serious_violation", "listed_on"] == "2025-01-02"
+    assert pd.isna(by_type.loc["serious_violation", "removed_on"])
+    assert by_type.loc["abnormal", "removed_on"] == "2024-09-01"
+    assert set(clean["authority"]) == {"虚构市市场监督管理局"}
+
+
+def test_every_label_of_the_demo_mirror_maps_to_a_column() -> None:
+    """Each source's first page in the committed mirror: no label is left unmapped."""
+    from agencywatch.config import load_city
+    from crawlers.spiders.file_download import file_records
+
+    repo = Path(__file__).resolve().parents[1]
+    city = load_city(repo / "cities" / "demo.toml")
+    for source in city.sources:
+        path, _, query = source.url.lstrip("/").partition("?")
+        page = repo / "mirrors" / "demo" / path / (f"{query}.json" if query else "")
+        fmt = {"html_table": "html", "json_api": "json"}.get(source.kind, source.file_format)
+        reader = source.model_copy(update={"file_format": fmt})
+        fields = [{"fields": f} for _, f in file_records(page.read_bytes(), reader)]
+        assert fields, source.id
+        assert unmapped_labels(fields, source.record_type, city) == {}, source.id

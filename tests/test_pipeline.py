@@ -125,6 +125,20 @@ def test_release_datapackage_passes_frictionless(published, project: Path) -> No
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+def test_published_release_verifies_and_has_changes_history_and_feeds(
+    published, project: Path, env: dict[str, str]
+) -> None:
+    release_dir = project / "releases" / "demo" / AS_OF
+    result = agencywatch("verify", str(release_dir), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("changes.csv", "history.csv", "README.zh.md", "README.en.md"):
+        assert (release_dir / name).is_file(), name
+    site = project / "public" / "demo"
+    assert (site / "changes.html").is_file()
+    assert (site / "feeds" / "blacklist.atom").is_file()
+    assert (site / "downloads" / AS_OF / "changes.csv").is_file()
+
+
 def _break_penalty_pages(mirror: Path) -> None:
     """A site redesign: the party-name column is renamed on every penalty page."""
     pages = sorted((mirror / "credit" / "penalty").glob("list_*.html"))

@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from transforms import publish
 
 
@@ -72,3 +74,86 @@ def test_a_real_live_folder_is_moved_aside_not_deleted(tmp_path: Path) -> None:
     assert live.is_symlink() and (live / "index.html").read_text() == "rendered"
     legacy = public / ".builds" / "demo-legacy-1"
     assert (legacy / "index.html").read_text() == "hand-made site"
+
+
+# --- killed at random points -----------------------------------------------------------------
+
+WORKER = r"""
+import itertools, os, sys
+from pathlib import Path
+from transforms import publish
+
+public, releases = Path(sys.argv[1]), Path(sys.argv[2])
+for i in itertools.count(int(sys.argv[3])):
+    release = releases / ("2026-11-01", "2026-11-02")[i % 2]
+    staging = public / ".builds" / f".demo-staging-{os.getpid()}"
+    for n in range(12):  # a small site: nested pages that all name their build
+        page = staging / "agency" / str(n) / "index.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f"build {i} of {release.name}")
+    (staging / "index.html").write_text(f"build {i} of {release.name}")
+    build = public / ".builds" / f"demo-{release.name}-b{i}"
+    staging.rename(build)
+    publish.run(build, public / "demo", release)
+"""
+
+
+def live_state(live: Path) -> set[str]:
+    """What the live tree says about itself: one element when it is one build."""
+    markers = {p.read_text() for p in live.rglob("*") if p.is_file()}
+    release = publish.live_release(live)
+    return {*markers, f"release {release.name if release else None}"}
+
+
+def consistent(state: set[str]) -> bool:
+    """Every page names the same build, and that build's release is the live release."""
+    pages = {s for s in state if s.startswith("build ")}
+    [release] = [s.removeprefix("release ") for s in state if s.startswith("release ")]
+    return len(pages) == 1 and next(iter(pages)).endswith(f"of {release}")
+
+
+def test_the_consistency_check_sees_a_mixed_tree(tmp_path: Path) -> None:
+    releases = tmp_path / "releases"
+    (releases / "2026-11-01").mkdir(parents=True)
+    build = make_build(
+        tmp_path / "public" / ".builds", "demo-2026-11-01-x", "build 1 of 2026-11-01"
+    )
+    publish.run(build, tmp_path / "public" / "demo", releases / "2026-11-01")
+    assert consistent(live_state(tmp_path / "public" / "demo"))
+    (build / "other.html").write_text("build 2 of 2026-11-02")
+    assert not consistent(live_state(tmp_path / "public" / "demo"))
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_leaves_the_live_site_old_or_new(tmp_path: Path) -> None:
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    public, releases = tmp_path / "public", tmp_path / "releases" / "demo"
+    for day in ("2026-11-01", "2026-11-02"):
+        (releases / day).mkdir(parents=True)
+    first = make_build(public / ".builds", "demo-2026-11-02-first", "build -1 of 2026-11-02")
+    publish.run(first, public / "demo", releases / "2026-11-02")
+    rng = random.Random(9)
+    seen, start = set(), 0
+    for _ in range(24):
+        worker = subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(public), str(releases), str(start)],
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        try:
+            worker.wait(timeout=rng.uniform(0.15, 0.6))
+        except subprocess.TimeoutExpired:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+        state = live_state(public / "demo")
+        assert consistent(state), state
+        seen |= state
+        start += 1000  # build names of the next worker never collide with leftovers
+    assert len({s for s in seen if s.startswith("build ")}) > 2  # the kills hit live swaps
+    last = make_build(public / ".builds", "demo-2026-11-01-last", "build last of 2026-11-01")
+    publish.run(last, public / "demo", releases / "2026-11-01")  # leftovers do not block it
+    assert consistent(live_state(public / "demo"))
+    assert not list(public.glob(".demo.publish-*"))

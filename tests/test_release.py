@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import re
 import subprocess
 import sys
 from datetime import date
@@ -295,3 +297,136 @@ def test_missing_contract_column_is_reported(tmp_path: Path) -> None:
     events.to_parquet(paths.resolved / "events.parquet", index=False)
     with pytest.raises(ValueError, match="content_sha256"):
         release.run(fictional_city(), paths, AS_OF)
+
+
+DATES = (date(2026, 11, 22), date(2026, 11, 29), date(2026, 12, 6))
+
+
+def release_chain(root: Path) -> tuple[City, CityPaths, list[Path]]:
+    """Three weekly releases: the whitelisted agency drops to the warning list in the second,
+    the not-rated one disappears in the third."""
+    city = fictional_city()
+    paths = CityPaths(root=root, city="demo")
+    write_inputs(paths)
+    folders = [release.run(city, paths, DATES[0])]
+    scores = pd.read_parquet(paths.scored / "scores.parquet")
+    first = scores["agency_id"] == "91990000MA00000001"
+    scores.loc[first, ["list", "list_reason_code", "list_reason_zh", "list_reason_en"]] = [
+        "warning",
+        "low_score",
+        "评分低于警示线",
+        "Score below the warning threshold",
+    ]
+    scores.loc[first, "score"] = 55.0
+    scores.to_parquet(paths.scored / "scores.parquet", index=False)
+    folders.append(release.run(city, paths, DATES[1]))
+    for table in ("resolved/agencies", "scored/scores"):
+        path = paths.data / f"{table}.parquet"
+        df = pd.read_parquet(path)
+        df[df["agency_id"] != "u-0123456789ab"].to_parquet(path, index=False)
+    folders.append(release.run(city, paths, DATES[2]))
+    return city, paths, folders
+
+
+def test_release_has_readmes_generated_from_the_dictionary(
+    released: tuple[City, CityPaths, Path],
+) -> None:
+    _, _, out = released
+    for lang, heading in (("en", "## How to verify"), ("zh", "## 如何核验")):
+        text = (out / f"README.{lang}.md").read_text(encoding="utf-8")
+        assert heading in text
+        for name, table in release.field_dictionary().items():
+            assert f"`{name}.csv`" in text
+            for f in table["fields"]:
+                assert f"| `{f['name']}` |" in text, (lang, name, f["name"])
+        assert "CC-BY-4.0" in text
+    assert "README.en.md" in json.loads((out / "manifest.json").read_text())["files"]
+
+
+def test_readme_values_are_inert_markdown() -> None:
+    city = fictional_city().model_copy(update={"name_en": "<img src=x onerror=alert(1)> [x](y)"})
+    text = release.readme_texts(city, "2026-11-22")["en"]
+    assert re.search(r"(?<!\\)[<\[]", text) is None  # every < and [ is escaped
+    assert r"\<img src=x onerror=alert(1)\> \[x\](y)" in text
+
+
+def test_chain_of_three_releases_links_each_manifest(tmp_path: Path) -> None:
+    _, paths, folders = release_chain(tmp_path)
+    for earlier, later in itertools.pairwise(folders):
+        manifest = json.loads((later / "manifest.json").read_text())
+        assert manifest["previous_release"] == earlier.name
+        assert manifest["previous_manifest_sha256"] == release.sha256_file(
+            earlier / "manifest.json"
+        )
+    index = json.loads((paths.root / "releases" / "index.json").read_text())
+    assert [e["date"] for e in index["releases"]] == [d.isoformat() for d in DATES]
+
+
+def test_history_spans_every_release(tmp_path: Path) -> None:
+    _, _, folders = release_chain(tmp_path)
+    history = pd.read_csv(folders[-1] / "history.csv", encoding="utf-8-sig", dtype=str)
+    assert list(history.columns) == [
+        "as_of",
+        "agency_id",
+        "score",
+        "list",
+        "list_reason_code",
+        "method_version",
+    ]
+    first = history[history["agency_id"] == "91990000MA00000001"]
+    assert list(zip(first["as_of"], first["list"], strict=True)) == [
+        ("2026-11-22", "whitelist"),
+        ("2026-11-29", "warning"),
+        ("2026-12-06", "warning"),
+    ]
+    gone = history[history["agency_id"] == "u-0123456789ab"]
+    assert list(gone["as_of"]) == ["2026-11-22", "2026-11-29"]
+
+
+@pytest.mark.slow
+def test_every_release_of_a_chain_passes_frictionless(tmp_path: Path) -> None:
+    _, _, folders = release_chain(tmp_path)
+    for folder in folders[1:]:
+        result = subprocess.run(
+            [str(FRICTIONLESS), "validate", "--json", str(folder / "datapackage.json")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        report = json.loads(result.stdout)
+        assert report["valid"], json.dumps(report, ensure_ascii=False)[:3000]
+
+
+def test_chain_of_releases_and_feeds_are_byte_identical_across_runs(tmp_path: Path) -> None:
+    trees = []
+    for run_dir in ("a", "b"):
+        release_chain(tmp_path / run_dir)
+        root = tmp_path / run_dir / "releases"
+        trees.append({p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()})
+    assert trees[0] == trees[1]
+    assert any(p.suffix == ".atom" for p in trees[0])
+
+
+def test_no_csv_cell_of_a_chain_starts_like_a_formula(tmp_path: Path) -> None:
+    """Every text cell of every table of every release, read as a spreadsheet would."""
+    import csv
+
+    _, _, folders = release_chain(tmp_path)
+    numeric = {
+        f["name"]
+        for table in release.field_dictionary().values()
+        for f in table["fields"]
+        if f["type"] == "number"
+    }
+    seen_inert = 0
+    for folder in folders:
+        for path in folder.glob("*.csv"):
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                for row in csv.DictReader(f):
+                    for col, cell in row.items():
+                        if col in numeric:
+                            assert cell == "" or float(cell) == float(cell), (path.name, col)
+                        else:
+                            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+                            seen_inert += cell.startswith("'=HYPERLINK")
+    assert seen_inert >= 3  # the name in agencies, changes of the first and the last release

@@ -96,11 +96,15 @@ def test_script_in_a_name_is_escaped(built) -> None:
     agency = (build / "agency" / "91990000MA00000002" / "index.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;丙丁有限公司" in agency
     scripts = [
-        a.get("src")
+        (a.get("src"), a.get("type"))
         for t, a in tags_of(build / "agency" / "91990000MA00000002" / "index.html")
         if t == "script"
     ]
-    assert scripts == ["../../static/filter.js"]
+    assert scripts == [
+        ("../../static/prefs.js", None),
+        ("../../static/filter.js", None),
+        (None, "application/json"),  # data for search.js, never executed
+    ]
 
 
 def test_javascript_url_is_text_not_link(built) -> None:
@@ -255,3 +259,58 @@ def test_method_page_uses_the_scorer_description_when_present() -> None:
     assert view["from_scorer"] is True
     described = score.method_description(city)
     assert [c["code"] for c in view["codes"]] == [c["code"] for c in described["codes"]]
+
+
+def test_quality_page_shows_each_gate_and_escapes_its_examples(tmp_path: Path) -> None:
+    city = fictional_city()
+    paths = CityPaths(root=tmp_path, city="demo")
+    write_inputs(paths)
+    gates = paths.data / "gates"
+    gates.mkdir(parents=True)
+    failed = {
+        "name": "raw_penalties",
+        "success": False,
+        "failed_expectations": [
+            {
+                "expectation": "expect_table_row_count_to_be_between",
+                "column": None,
+                "expected": {"min_value": 5},
+                "observed": 1,
+                "unexpected_examples": ["<script>alert(1)</script>"],
+            }
+        ],
+        "statistics": {"evaluated_expectations": 3, "successful_expectations": 2},
+    }
+    (gates / "raw_penalties.json").write_text(json.dumps(failed), encoding="utf-8")
+    (gates / "clean.json").write_text('{"name": "clean", "success": true}', encoding="utf-8")
+    build = render.run(city, paths, release.run(city, paths, AS_OF))
+    text = (build / "quality.html").read_text(encoding="utf-8")
+    assert text.index("raw_penalties") < text.index(">clean<")  # failures first
+    assert "expect_table_row_count_to_be_between" in text and "2/3" in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
+    assert "Failed" in (build / "en" / "quality.html").read_text(encoding="utf-8")
+
+
+def test_search_shards_are_written_beside_the_pages(built) -> None:
+    _, _, _, build = built
+    meta = json.loads((build / "search" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["count"] == 3
+    assert list((build / "search" / "docs").glob("*.json"))
+    assert not (build / "en" / "search").exists()  # one index serves both languages
+
+
+def test_portal_lists_each_city_with_counts_and_release(built) -> None:
+    from transforms import portal
+
+    _, paths, release_dir, _ = built
+    paths.data.mkdir(parents=True, exist_ok=True)
+    paths.last_run.write_text(
+        json.dumps({"city": "demo", "status": "blocked", "lists": {"blacklist": 7}}),
+        encoding="utf-8",
+    )
+    page = portal.run(paths.root)
+    assert page == paths.root / "public" / "index.html"
+    text = page.read_text(encoding="utf-8")
+    assert release_dir.name in text and ">7<" in text and "被检查拦截" in text
+    assert (paths.root / "public" / "_static" / "style.css").is_file()
+    assert "Blocked by a check" in (paths.root / "public" / "index.en.html").read_text("utf-8")

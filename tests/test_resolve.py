@@ -476,3 +476,34 @@ def test_organisation_and_person_names(name: str, org: bool, person: bool) -> No
     s = pd.Series([name])
     assert bool(resolve.organisation_mask(s).iloc[0]) is org
     assert bool(resolve.person_mask(s).iloc[0]) is person
+
+
+def test_a_record_the_source_withdrew_is_kept_dated_and_a_failed_source_withdraws_nothing(
+    tmp_path: Path,
+) -> None:
+    name = "演示市乙丑商务咨询有限公司"
+    pen = {"decision_no": "p1", "uscc": code(3), "name": name, "name_key": name,
+           "decided_on": "2026-01-01"}  # fmt: skip
+    first = [registration(3, name), row("penalty", "p1", **pen),
+             row("penalty", "p2", **{**pen, "decision_no": "p2"})]  # fmt: skip
+    resolved(tmp_path, first)
+    later = "2026-11-29T02:00:00Z"
+    out = resolved(tmp_path, [registration(3, name),
+                              row("penalty", "p2", fetched_at=later, **{**pen, "decision_no": "p2"})])  # fmt: skip
+    ev = out["events"].set_index("record_id")
+    assert ev.loc["penalties:p1", "withdrawn_on"] == "2026-11-29"
+    assert ev.loc["penalties:p1", "last_seen"] == FETCHED[:10]
+    assert pd.isna(ev.loc["penalties:p2", "withdrawn_on"])
+    # the penalty source then delivers nothing (a failed crawl): nothing more is withdrawn
+    out = resolved(tmp_path, [registration(3, name)])
+    ev = out["events"].set_index("record_id")
+    assert pd.isna(ev.loc["penalties:p2", "withdrawn_on"])
+    assert ev.loc["penalties:p1", "withdrawn_on"] == "2026-11-29"
+
+
+def test_branch_gets_its_parent_and_keeps_its_own_records(tmp_path: Path) -> None:
+    parent, branch = "演示市丙寅商务咨询有限公司", "演示市丙寅商务咨询有限公司南浦区分公司"
+    out = resolved(tmp_path, [registration(4, parent), registration(5, branch)])
+    ag = out["agencies"].set_index("agency_id")
+    assert ag.loc[code(5), "parent_id"] == code(4)
+    assert pd.isna(ag.loc[code(4), "parent_id"])

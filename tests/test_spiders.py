@@ -405,3 +405,66 @@ def test_values_and_paths() -> None:
         "x",
         '{"a": "名"}',
     ]
+
+
+# --- incremental crawls and politeness -------------------------------------------------------
+
+
+def test_second_crawl_only_revalidates_and_keeps_the_raw_file(city: City, server, tmp_path) -> None:
+    """The fixture server answers If-Modified-Since with 304, as a real CMS does."""
+    paths = CityPaths(root=tmp_path, city="fixture")
+    first = crawl_source(city, city.source("penalties"), paths, server[0])
+    raw_before = (paths.raw / "penalties.jsonl").read_bytes()
+    second = crawl_source(city, city.source("penalties"), paths, server[0])
+    assert first["status"] == second["status"] == "ok"
+    assert first["pages_fetched"] == 2 and first["pages_not_modified"] == 0
+    assert second["pages_fetched"] == 0 and second["pages_not_modified"] == 1
+    assert "only known records" in second["message"]
+    assert (paths.raw / "penalties.jsonl").read_bytes() == raw_before
+    index = json.loads((paths.data / "httpcache" / "penalties" / "index.json").read_text("utf-8"))
+    assert all(url.startswith(CANONICAL) for url in index)
+
+
+def test_merge_keeps_the_records_of_pages_not_fetched() -> None:
+    """A new record on page 1 pushed one record to page 2, which the crawl did not fetch."""
+    from crawlers.cache import merged_lines
+
+    old = [json.dumps({"fields": {"a": "1"}}), json.dumps({"fields": {"a": "2"}})]
+    new = [json.dumps({"fields": {"a": "0"}}), json.dumps({"fields": {"a": "1"}})]
+    assert merged_lines(new, old) == [*new, old[1]]
+    twice = [old[0], old[0]]
+    assert merged_lines([old[0]], twice) == twice  # a record listed twice stays twice
+
+
+def test_blocked_crawl_does_not_commit_its_validators(city: City, tmp_path) -> None:
+    from crawlers.cache import INDEX, PENDING, commit, discard
+
+    folder = tmp_path / "cache"
+    (folder / "bodies").mkdir(parents=True)
+    (folder / "bodies" / "aa").write_bytes(b"old")
+    (folder / INDEX).write_text(json.dumps({"u": {"sha256": "aa"}}), encoding="utf-8")
+    (folder / PENDING).write_text(json.dumps({"u": {"sha256": "bb"}}), encoding="utf-8")
+    discard(folder)
+    assert json.loads((folder / INDEX).read_text("utf-8"))["u"]["sha256"] == "aa"
+    (folder / PENDING).write_text(json.dumps({"u": {"sha256": "bb"}}), encoding="utf-8")
+    (folder / "bodies" / "bb").write_bytes(b"new")
+    commit(folder)
+    assert json.loads((folder / INDEX).read_text("utf-8"))["u"]["sha256"] == "bb"
+    assert sorted(p.name for p in (folder / "bodies").iterdir()) == ["bb"]
+
+
+def test_polite_defaults(city: City) -> None:
+    from crawlers.crawl_one import crawl_settings
+
+    ctx = SourceContext(city, city.source("penalties"), "http://127.0.0.1:5555")
+    real = crawl_settings(ctx, "out.jsonl", None, "cache")
+    assert real.getbool("ROBOTSTXT_OBEY")
+    assert real.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 1
+    assert real.getfloat("DOWNLOAD_DELAY") >= 1.0
+    assert real.getbool("AUTOTHROTTLE_ENABLED")
+    assert 0 < real.getint("DOWNLOAD_MAXSIZE") <= 50 * 1024 * 1024
+    assert city.contact_url in real.get("USER_AGENT") and "AgencyWatch" in real.get("USER_AGENT")
+    assert "crawlers.cache.ConditionalRequests" in real.getdict("DOWNLOADER_MIDDLEWARES")
+    assert real.get("AGENCYWATCH_HTTPCACHE") == "cache"
+    assert not real.getbool("HTTPCACHE_ENABLED")  # its RFC2616Policy would hide a 5xx
+    assert ctx.allowed_domains == ["127.0.0.1"]

@@ -29,6 +29,7 @@ from agencywatch.config import RECORD_TYPES, City, Source
 from agencywatch.paths import CityPaths
 from transforms import values as v
 from transforms.labels import PROVENANCE, canonical, read_raw
+from transforms.privacy import masked_items
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "registration": (
@@ -492,12 +493,12 @@ def run(city: City, paths: CityPaths) -> dict[str, Any]:
         if not raw_file.exists():
             continue
         bad: list[dict[str, Any]] = []
-        items = read_raw(raw_file, bad)
+        items = masked_items(read_raw(raw_file, bad), city)  # personal numbers stop here
         clean, quarantined, counts = normalize_items(items, source, city)
         tables[source.record_type].append(clean)
         if source.record_type == "complaint":
             tables["phone"].append(phones_from_complaints(items, source, city))
-        quarantine += bad + quarantined
+        quarantine += masked_items(bad) + quarantined
         counts["quarantined"] += len(bad)
         sources[source.id] = counts
     summary: dict[str, int] = {}

@@ -19,21 +19,28 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import jinja2
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from agencywatch.config import City
 from agencywatch.paths import CityPaths
+from transforms import changes, feeds
 from transforms.csvsafe import write_csv
 
 FIELDS_FILE = Path(__file__).with_name("lookups") / "release_fields.toml"
-TABLES = ("agencies", "events", "reasons")
+TABLES = ("agencies", "events", "reasons", "changes", "history")
 SORT_KEYS = {
     "agencies": ["agency_id"],
     "events": ["agency_id", "event_date", "record_id"],
     "reasons": ["agency_id", "component", "code", "evidence"],
+    "changes": ["scope", "list", "change", "agency_id"],
+    "history": ["agency_id", "as_of"],
 }
+README_TEMPLATES = Path(__file__).resolve().parents[1] / "site" / "templates" / "release"
+README_LANGUAGES = ("zh", "en")
+SITE_LABELS = Path(__file__).with_name("lookups") / "site_labels.toml"
 LICENSE = {
     "name": "CC-BY-4.0",
     "path": "https://creativecommons.org/licenses/by/4.0/",
@@ -56,12 +63,13 @@ def run(city: City, paths: CityPaths, as_of: date) -> Path:
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
-        _write_release(city, tables, staging, date_str, previous_manifest_sha256(paths, date_str))
+        _write_release(city, tables, staging, date_str, _previous_release(paths, date_str))
         _swap_in(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
     write_index(paths.root / "releases")
+    feeds.write_feeds(city, paths.releases)
     return target
 
 
@@ -72,7 +80,7 @@ def field_dictionary() -> dict[str, dict[str, Any]]:
 
 
 def released_tables(paths: CityPaths, as_of: date, method_version: str) -> dict[str, pd.DataFrame]:
-    """The three released tables, with exactly the dictionary's columns, typed and sorted."""
+    """The released tables, with exactly the dictionary's columns, typed and sorted."""
     agencies = pd.read_parquet(paths.resolved / "agencies.parquet")
     scores = pd.read_parquet(paths.scored / "scores.parquet")
     _require(scores, ["agency_id"], "scored/scores.parquet")
@@ -90,7 +98,16 @@ def released_tables(paths: CityPaths, as_of: date, method_version: str) -> dict[
         "reasons": pd.read_parquet(paths.scored / "reasons.parquet"),
     }
     spec = field_dictionary()
-    return {name: _shaped(raw[name], spec[name], name) for name in TABLES}
+    out = {name: _shaped(raw[name], spec[name], name) for name in ("agencies", "events", "reasons")}
+    date_str = as_of.isoformat()
+    earlier = changes.release_folders(paths.releases, before=date_str)
+    previous = changes.released_agencies(earlier[-1]) if earlier else None
+    since = earlier[-1].name if earlier else None
+    diff = changes.changes_table(previous, out["agencies"], date_str, since)
+    history = changes.history_table(paths.releases, out["agencies"], date_str)
+    out["changes"] = _shaped(diff, spec["changes"], "changes")
+    out["history"] = _shaped(history, spec["history"], "history")
+    return out
 
 
 def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
@@ -128,13 +145,19 @@ def _text(col: pd.Series) -> pd.Series:
 
 
 def _write_release(
-    city: City, tables: dict[str, pd.DataFrame], out: Path, date_str: str, previous: str | None
+    city: City,
+    tables: dict[str, pd.DataFrame],
+    out: Path,
+    date_str: str,
+    previous: tuple[str, str] | None,
 ) -> None:
     for name, df in tables.items():
         write_csv(df, out / f"{name}.csv")
         write_parquet(df, out / f"{name}.parquet")
     package = datapackage(city, tables, out, date_str)
     _write_json(out / "datapackage.json", package)
+    for lang, text in readme_texts(city, date_str).items():
+        (out / f"README.{lang}.md").write_text(text, encoding="utf-8")
     files = {p.name: sha256_file(p) for p in sorted(out.iterdir())}
     (out / SUMS).write_text("".join(f"{h}  {n}\n" for n, h in files.items()), encoding="utf-8")
     files[SUMS] = sha256_file(out / SUMS)
@@ -143,7 +166,8 @@ def _write_release(
         "date": date_str,
         "method_version": city.scoring.method_version,
         "files": dict(sorted(files.items())),
-        "previous_manifest_sha256": previous,
+        "previous_release": previous[0] if previous else None,
+        "previous_manifest_sha256": previous[1] if previous else None,
     }
     _write_json(out / MANIFEST, manifest)
 
@@ -275,14 +299,14 @@ def _auto_type(col: pd.Series) -> str:
 
 def previous_manifest_sha256(paths: CityPaths, date_str: str) -> str | None:
     """Hash of the newest earlier release's manifest: the link that makes releases a chain."""
-    if not paths.releases.is_dir():
-        return None
-    earlier = sorted(
-        p
-        for p in paths.releases.iterdir()
-        if DATE_DIR.match(p.name) and p.name < date_str and (p / MANIFEST).is_file()
-    )
-    return sha256_file(earlier[-1] / MANIFEST) if earlier else None
+    previous = _previous_release(paths, date_str)
+    return previous[1] if previous else None
+
+
+def _previous_release(paths: CityPaths, date_str: str) -> tuple[str, str] | None:
+    """(date, manifest sha256) of the newest earlier release, if any."""
+    earlier = changes.release_folders(paths.releases, before=date_str)
+    return (earlier[-1].name, sha256_file(earlier[-1] / MANIFEST)) if earlier else None
 
 
 def _swap_in(staging: Path, target: Path) -> None:
@@ -321,3 +345,126 @@ def write_index(releases_root: Path) -> Path:
     _write_json(tmp, {"releases": entries})
     os.replace(tmp, index)
     return index
+
+
+class MarkdownSafe(str):
+    """Text the README templates built themselves (code spans), passed through as is."""
+
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def markdown_text(value: object) -> str:
+    """Any value as one line of inert Markdown: no HTML, links, code or line breaks from data."""
+    if isinstance(value, MarkdownSafe):
+        return value
+    if value is None:
+        return ""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", CONTROL.sub(" ", str(value)))
+
+
+def code_span(value: object) -> MarkdownSafe:
+    """A Markdown code span of value, which cannot be closed early by a backtick in it."""
+    return MarkdownSafe("`" + CONTROL.sub(" ", str(value)).replace("`", "'") + "`")
+
+
+def readme_environment() -> jinja2.Environment:
+    """Jinja for Markdown: no HTML autoescape (it is not HTML), every value made inert instead."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(README_TEMPLATES),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        finalize=markdown_text,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["code"] = code_span
+    return env
+
+
+def readme_texts(city: City, date_str: str) -> dict[str, str]:
+    """README.<lang>.md of a release: files, columns, lists, citing, verifying, licence."""
+    with SITE_LABELS.open("rb") as f:
+        labels = tomllib.load(f)
+    spec = field_dictionary()
+    context = {
+        "city": city,
+        "city_en": city.name_en or city.slug,
+        "date": date_str,
+        "method": city.scoring,
+        "tables": [{"name": n, **spec[n]} for n in TABLES],
+        "lists": [
+            {
+                "key": key,
+                "zh": names[0],
+                "en": names[-1],
+                "meaning_zh": labels.get("list_meaning", {}).get(key, [""])[0],
+                "meaning_en": labels.get("list_meaning", {}).get(key, [""])[-1],
+            }
+            for key, names in labels.get("lists", {}).items()
+        ],
+        "license": LICENSE,
+        "sources": _sources(city),
+    }
+    env = readme_environment()
+    return {
+        lang: env.get_template(f"README.{lang}.md.j2").render(**context)
+        for lang in README_LANGUAGES
+    }
+
+
+def site_model(release_dir: Path) -> dict[str, Any]:
+    """What the downloads and changes pages show: every release up to this one (newest first)
+    with its files, sizes, checksums and change summary; the feeds; this release's changes."""
+    folders = [f for f in changes.release_folders(release_dir.parent) if f.name <= release_dir.name]
+    current = release_dir / "changes.parquet"
+    rows = pd.read_parquet(current) if current.is_file() else pd.DataFrame()
+    released_ids = set(pd.read_parquet(release_dir / "agencies.parquet")["agency_id"])
+    change_rows = [
+        {**r, "has_page": r["agency_id"] in released_ids}
+        for r in rows.astype(object).where(rows.notna(), None).to_dict("records")
+    ]
+    releases = [_release_view(f) for f in reversed(folders)]
+    return {
+        "releases": releases,
+        "feeds": feeds.feed_files(),
+        "changes": change_rows,
+        "changes_since": releases[0]["previous_release"] if releases else None,
+    }
+
+
+def _release_view(folder: Path) -> dict[str, Any]:
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    hashes = {**manifest.get("files", {}), MANIFEST: sha256_file(folder / MANIFEST)}
+    files = [
+        {"name": n, "bytes": (folder / n).stat().st_size, "sha256": h}
+        for n, h in sorted(hashes.items())
+        if (folder / n).is_file()
+    ]
+    diff = folder / "changes.parquet"
+    return {
+        "date": folder.name,
+        "method_version": manifest.get("method_version"),
+        "previous_release": manifest.get("previous_release"),
+        "manifest_sha256": hashes[MANIFEST],
+        "files": files,
+        "bytes": sum(f["bytes"] for f in files),
+        "summary": changes.change_summary(pd.read_parquet(diff)) if diff.is_file() else None,
+    }
+
+
+def copy_into_site(release_dir: Path, out: Path) -> None:
+    """Every release up to this one under out/downloads/<date>/, and the feeds under out/feeds/."""
+    for folder in changes.release_folders(release_dir.parent):
+        if folder.name > release_dir.name:
+            continue
+        target = out / "downloads" / folder.name
+        target.mkdir(parents=True, exist_ok=True)
+        for f in folder.iterdir():
+            if f.is_file():
+                shutil.copy2(f, target / f.name)
+    feed_dir = release_dir.parent / feeds.FEEDS_DIR
+    if feed_dir.is_dir():
+        shutil.copytree(feed_dir, out / feeds.FEEDS_DIR, dirs_exist_ok=True)

@@ -10,12 +10,14 @@ sub-path (public/<city>/) and from file://.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import tomllib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,9 +25,14 @@ from urllib.parse import urlsplit
 import jinja2
 import markupsafe
 import pandas as pd
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
 
 from agencywatch.config import City
 from agencywatch.paths import CityPaths
+from transforms import release as release_stage
+from transforms import search_index
 
 SITE_DIR = Path(__file__).resolve().parents[1] / "site"
 LOOKUPS = Path(__file__).with_name("lookups")
@@ -40,8 +47,23 @@ LIST_PAGES = {
 }
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'"
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
 )
+TRANSLATIONS = SITE_DIR / "translations"
+JS_LABELS = ("lists", "phone_kind", "filing_type")  # the words search.js shows
+
+
+@dataclass(frozen=True)
+class Language:
+    """One language of the site: its catalogue, its html lang and its folder under the city."""
+
+    locale: str  # gettext catalogue under site/translations/ ("zh_CN", "en")
+    tag: str  # BCP 47, for <html lang>
+    prefix: str  # "" (the default language at the city's root) or "en/"
+    index: int  # which of site_labels.toml's [zh, en] words to show
+
+
+LANGUAGES = (Language("zh_CN", "zh-CN", "", 0), Language("en", "en", "en/", 1))
 EXTRA_FACTS = ("address", "legal_rep", "established_on", "registered_capital_cny", "business_scope")
 
 
@@ -66,8 +88,9 @@ def run(city: City, paths: CityPaths, release_dir: Path, run: dict | None = None
     return build
 
 
-def environment() -> jinja2.Environment:
-    """Autoescaping, strict Jinja2 with gettext hooks (null translations until a catalogue exists)."""
+def environment(language: Language | None = None) -> jinja2.Environment:
+    """Autoescaping, strict Jinja2 with the language's gettext catalogue (none: the msgids,
+    which are the Chinese text)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(SITE_DIR / "templates"),
         autoescape=jinja2.select_autoescape(["html", "xml"]),
@@ -77,9 +100,26 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    if language is None:
+        env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    else:
+        env.install_gettext_translations(catalogue(language.locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["csp"] = markupsafe.Markup(CSP)  # our constant, not data
     return env
+
+
+def catalogue(locale: str) -> Translations:
+    """The compiled catalogue of a locale, compiled from its .po at render time so the .po stays
+    the only copy in git (no binary .mo to forget to rebuild); a missing .po gives the msgids."""
+    po = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+    if not po.is_file():
+        return Translations()
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(fp=buf)
 
 
 def http_url(value: object) -> str | None:
@@ -113,41 +153,140 @@ def site_labels() -> dict[str, dict[str, list[str]]]:
 
 
 def write_site(city: City, paths: CityPaths, release_dir: Path, run: dict, out: Path) -> None:
-    """Every page of the site, the static assets and the release's files, into out."""
-    env = environment()
+    """Every page of the site in every language, the static assets, the search shards and the
+    release's files, into out."""
     labels = site_labels()
-    env.globals["label"] = lambda kind, key: _label(labels, kind, key)
     model = site_model(city, paths, release_dir, run)
     shutil.copytree(SITE_DIR / "static", out / "static")
     downloads = out / "downloads" / release_dir.name
     downloads.mkdir(parents=True)
     for f in model["downloads"]:
         shutil.copy2(release_dir / f["name"], downloads / f["name"])
+    model.update(release_stage.site_model(release_dir))  # every release, feeds, changes
+    release_stage.copy_into_site(release_dir, out)
+    search_index.build(model, paths, out / "search")
     pages: list[tuple[str, str, dict[str, Any]]] = [
         ("index.html", "index.html", {}),
         ("all.html", "list.html", {"list_key": None, "rows": model["agencies"]}),
         ("method.html", "method.html", {}),
         ("downloads.html", "downloads.html", {}),
+        ("changes.html", "changes.html", {}),
         ("about.html", "about.html", {}),
+        ("corrections.html", "corrections.html", {}),
+        ("phone.html", "phone.html", {}),
+        ("filing.html", "filing.html", {}),
+        ("batch.html", "batch.html", {}),
+        ("quality.html", "quality.html", {"gates": gate_results(paths)}),
+        ("sources.html", "sources.html", sources_page(city, paths, run)),
     ]
     for key, page in LIST_PAGES.items():
         rows = [a for a in model["agencies"] if a["list"] == key]
         pages.append((page, "list.html", {"list_key": key, "rows": rows}))
-    for target, template, extra in pages:
-        _write(env, template, out / target, {**model, **extra, "root": "", "page": target})
-    for agency in model["agencies"]:
-        target = out / "agency" / agency["agency_id"] / "index.html"
-        _write(
-            env, "agency.html", target, {**model, "a": agency, "root": "../../", "page": "agency"}
+    model["site_pages"] = {target for target, _, _ in pages}
+    for language in LANGUAGES:
+        env = environment(language)
+        env.globals["label"] = lambda kind, key, i=language.index: _label(labels, kind, key, i)
+        env.globals["loc"] = lambda row, field, lang=language: _localized(row, field, lang)
+        env.globals["js_labels"] = {
+            kind: {k: v[language.index] for k, v in labels.get(kind, {}).items()}
+            for kind in JS_LABELS
+        }
+        base = out / language.prefix
+        for target, template, extra in pages:
+            ctx = {**model, **extra, **page_context(language, target)}
+            _write(env, template, base / target, ctx)
+        for agency in model["agencies"]:
+            target = f"agency/{agency['agency_id']}/index.html"
+            ctx = {**model, "a": agency, **page_context(language, target), "page": "agency"}
+            _write(env, "agency.html", base / target, ctx)
+
+
+def sources_page(city: City, paths: CityPaths, run: dict) -> dict[str, Any]:
+    """The sources page's data: each source's health and report card, and the card's rules."""
+    from transforms import source_health
+
+    rules = source_health.grade_rules()
+    return {
+        "source_health": source_health.source_health(city, paths, run),
+        "grade_rules": rules,
+        "grade_titles": {r["key"]: r["title"] for r in rules},
+    }
+
+
+def page_context(language: Language, target: str) -> dict[str, Any]:
+    """Relative roots of a page: `root` for pages of its language, `assets` for what both
+    languages share (static/, search/, downloads/), and the same page in the other language."""
+    up = "../" * target.count("/")
+    other = LANGUAGES[1] if language is LANGUAGES[0] else LANGUAGES[0]
+    if language.prefix:
+        other_href = f"{up}../{target}"
+    else:
+        other_href = f"{up}{other.prefix}{target}"
+    return {
+        "root": up,
+        "assets": up + "../" * language.prefix.count("/"),
+        "page": target,
+        "lang": language.tag,
+        "lang_index": language.index,
+        "other_lang": {"tag": other.tag, "href": other_href},
+    }
+
+
+def _localized(row: dict[str, Any], field: str, language: Language) -> Any:
+    """row[field_en] on English pages when the data has it, else the Chinese field."""
+    if language.index == 1 and row.get(f"{field}_en"):
+        return row[f"{field}_en"]
+    return row.get(f"{field}_zh")
+
+
+def gate_results(paths: CityPaths) -> list[dict[str, Any]]:
+    """The gate results of the run (docs/architecture.md, "Gates"), for the data-quality page."""
+    folder = paths.data / "gates"
+    if not folder.is_dir():
+        return []
+    out = []
+    for f in sorted(folder.glob("*.json")):
+        try:
+            gate = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            gate = {"name": f.stem, "success": False, "unreadable": True}
+        stats = gate.get("statistics") or {}
+        out.append(
+            {
+                "name": str(gate.get("name") or f.stem),
+                "success": bool(gate.get("success")),
+                "unreadable": bool(gate.get("unreadable")),
+                "evaluated": stats.get("evaluated_expectations"),
+                "successful": stats.get("successful_expectations"),
+                "rows": stats.get("rows") if isinstance(stats.get("rows"), dict) else {},
+                "failed": [_failed_view(e) for e in gate.get("failed_expectations") or []],
+            }
         )
+    out.sort(key=lambda g: (g["success"], g["name"]))
+    return out
 
 
-def _label(labels: dict[str, dict[str, list[str]]], kind: str, key: object) -> str:
-    """The Chinese word for a code; an unknown code is shown as itself (escaped like any text)."""
+def _failed_view(e: dict[str, Any]) -> dict[str, Any]:
+    def text(v: object) -> str:
+        return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+
+    return {
+        "expectation": text(e.get("expectation")),
+        "column": e.get("column"),
+        "expected": text(e.get("expected")),
+        "observed": text(e.get("observed")),
+        "examples": [text(x) for x in (e.get("unexpected_examples") or [])[:10]],
+    }
+
+
+def _label(labels: dict[str, dict[str, list[str]]], kind: str, key: object, index: int = 0) -> str:
+    """The word for a code in the page's language; an unknown code is shown as itself."""
     if key is None:
         return ""
     pair = labels.get(kind, {}).get(str(key))
-    return pair[0] if pair else str(key)
+    if not pair:
+        return str(key)
+    return pair[index] if index < len(pair) else pair[0]
 
 
 def _write(env: jinja2.Environment, template: str, target: Path, ctx: dict[str, Any]) -> None:
@@ -176,6 +315,7 @@ def site_model(city: City, paths: CityPaths, release_dir: Path, run: dict) -> di
         agency_view(row, facts) for row in _records(_read(release_dir / "agencies.parquet"))
     ]
     _attach(agencies, events, reasons, sources, as_of)
+    corrections_log = attach_judgement(agencies, paths, release_dir)
     agencies.sort(key=lambda a: (a["name"] or "", a["agency_id"]))
     return {
         "city": city,
@@ -190,6 +330,7 @@ def site_model(city: City, paths: CityPaths, release_dir: Path, run: dict) -> di
         "downloads": download_files(release_dir, manifest),
         "release_date": release_dir.name,
         "contact_href": http_url(city.contact_url),
+        "corrections_log": corrections_log,
     }
 
 
@@ -347,6 +488,12 @@ def _normalized_method(city: City, desc: dict[str, Any]) -> dict[str, Any]:
         "red_flag_charges": list(desc.get("red_flag_charges") or sc.red_flag_charges),
         "codes": [_code_view(c) for c in codes],
         "from_scorer": bool(desc),
+        # the rules stated in words, the expiry rules and the scope, from scoring.toml via the scorer
+        "rules": desc.get("rules") or {},
+        "expiry_rules": desc.get("expiry_rules") or {},
+        "scope": desc.get("scope") or {},
+        "related": desc.get("related") or {},
+        "lists_text": desc.get("lists") or {},
     }
 
 
@@ -381,3 +528,108 @@ def tree_digest(folder: Path) -> str:
             h.update(p.relative_to(folder).as_posix().encode() + b"\0")
             h.update(hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()
+
+
+# --- the judgement on the agency page: relations, corrections, history ------------------------
+
+HISTORY_FIELDS = ("as_of", "agency_id", "score", "list", "list_reason_code", "list_reason_zh",
+                  "list_reason_en", "method_version")  # fmt: skip
+CHART_W, CHART_H = 300, 100
+
+
+def attach_judgement(
+    agencies: list[dict[str, Any]], paths: CityPaths, release_dir: Path
+) -> list[dict[str, Any]]:
+    """Give each agency its parent and branches, related parties, possibly related records,
+    corrections and list history; return the public corrections log (applied ones)."""
+    by_id = {a["agency_id"]: a for a in agencies}
+    for a in agencies:
+        a.update(parent=None, branches=[], related=[], impersonation=[], candidates=[],
+                 corrections=[], history=[], list_changes=[], history_chart=None)  # fmt: skip
+    _attach_parents(by_id, _read(paths.resolved / "agencies.parquet"))
+    for r in _records(_read(paths.resolved / "related.parquet")):
+        if r["agency_id"] in by_id:
+            view = {**r, "other_href": r.get("other_agency_id") in by_id}
+            by_id[r["agency_id"]][
+                "impersonation" if r["kind"] == "impersonation" else "related"
+            ].append(view)
+    for c in _records(_read(paths.resolved / "candidates.parquet")):
+        if c["agency_id"] in by_id:
+            by_id[c["agency_id"]]["candidates"].append(c)
+    log = [
+        c for c in _records(_read(paths.resolved / "corrections_applied.parquet")) if c["applied"]
+    ]
+    for c in log:
+        c["agencies"] = []
+        for aid in {c.get("agency_id"), *str(c.get("previous_agency_id") or "").split(";")}:
+            if aid in by_id:
+                by_id[aid]["corrections"].append(c)
+                c["agencies"].append({"agency_id": aid, "name": by_id[aid]["name"]})
+    log.sort(key=lambda c: (c["decided_on"], c["correction_id"]), reverse=True)
+    for aid, points in release_history(paths, release_dir).items():
+        if aid in by_id:
+            by_id[aid].update(history=points, list_changes=list_changes(points),
+                              history_chart=history_chart(points))  # fmt: skip
+    return log
+
+
+def _attach_parents(by_id: dict[str, dict[str, Any]], resolved: pd.DataFrame) -> None:
+    if resolved.empty or "parent_id" not in resolved.columns:
+        return
+    for aid, pid in zip(resolved["agency_id"], resolved["parent_id"], strict=True):
+        if aid in by_id and isinstance(pid, str) and pid in by_id:
+            by_id[aid]["parent"] = {"agency_id": pid, "name": by_id[pid]["name"]}
+            by_id[pid]["branches"].append({"agency_id": aid, "name": by_id[aid]["name"]})
+
+
+def release_history(paths: CityPaths, release_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Score and list of every agency in every release up to this one (agencies.csv files)."""
+    folders = {release_dir.resolve()}
+    if paths.releases.is_dir():
+        folders |= {
+            d.resolve()
+            for d in paths.releases.iterdir()
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", d.name) and d.name <= release_dir.name
+        }
+    frames = []
+    for d in sorted(folders, key=lambda p: p.name):
+        if (d / "agencies.csv").is_file():
+            df = pd.read_csv(d / "agencies.csv", dtype=str, encoding="utf-8-sig",
+                             usecols=lambda c: c in HISTORY_FIELDS, keep_default_na=False)  # fmt: skip
+            frames.append(df.assign(release=d.name))
+    if not frames:
+        return {}
+    hist = pd.concat(frames, ignore_index=True).reindex(columns=[*HISTORY_FIELDS, "release"])
+    hist["score"] = pd.to_numeric(hist["score"], errors="coerce")
+    hist = hist.sort_values(["agency_id", "release"])
+    return {aid: _records(rows) for aid, rows in hist.groupby("agency_id", sort=False)}
+
+
+def list_changes(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The releases in which the agency entered or left a list, with the reason then given."""
+    out = []
+    for before, now in zip(points, points[1:], strict=False):
+        if before["list"] != now["list"]:
+            out.append({"release": now["release"], "from": before["list"], "to": now["list"],
+                        "reason_code": now["list_reason_code"], "reason_zh": now["list_reason_zh"],
+                        "reason_en": now["list_reason_en"]})  # fmt: skip
+    return out
+
+
+def history_chart(points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Polyline points (numbers only) for the inline SVG score chart; None for under two scores."""
+    scored = [p for p in points if p["score"] is not None and not pd.isna(p["score"])]
+    if len(scored) < 2:
+        return None
+    step = CHART_W / (len(scored) - 1)
+    coords = [(round(i * step, 1), round(CHART_H - float(p["score"]) * CHART_H / 100, 1))
+              for i, p in enumerate(scored)]  # fmt: skip
+    return {
+        "width": CHART_W,
+        "height": CHART_H,
+        "points": " ".join(f"{x:g},{y:g}" for x, y in coords),
+        "dots": [
+            {"x": x, "y": y, "release": p["release"], "score": p["score"]}
+            for (x, y), p in zip(coords, scored, strict=True)
+        ],  # fmt: skip
+    }

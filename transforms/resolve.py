@@ -15,13 +15,13 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
 from agencywatch.config import RECORD_TYPES, City
 from agencywatch.paths import CityPaths
-from transforms import values
+from transforms import corrections, values
 
 LOOKUPS_PATH = Path(__file__).with_name("lookups") / "scoring.toml"
 
@@ -138,6 +138,7 @@ AGENCY_COLUMNS = [
     "established_on",
     "registered_capital_cny",
     "business_scope",
+    "parent_id",
 ]
 EVENT_COLUMNS = [
     "record_id",
@@ -155,8 +156,20 @@ EVENT_COLUMNS = [
     "publicity_end",
     "first_seen",
     "last_seen",
+    "withdrawn_on",
 ]
 UNLINKED_COLUMNS = ["record_id", "record_type", "name", "reason"]
+CANDIDATE_COLUMNS = [
+    "record_id",
+    "record_type",
+    "name",
+    "agency_id",
+    "agency_name",
+    "similarity",
+    "unlinked_reason",
+]
+WITHDRAWABLE = ("filing", "penalty", "abnormal_listing", "judgment", "dishonest_debtor",
+                "complaint", "phone")  # fmt: skip
 MENTION_COLUMNS = [
     "record_id",
     "record_type",
@@ -192,6 +205,47 @@ def read_clean(paths: CityPaths, record_type: str) -> pd.DataFrame:
             df[col] = None
     df = df.sort_values(["fetched_at", "record_id"], ascending=[False, True], kind="stable")
     return df.drop_duplicates("record_id").reset_index(drop=True)
+
+
+def records_path(paths: CityPaths, record_type: str) -> Path:
+    """resolved/records/<type>.parquet: every record the sources gave, withdrawn ones included."""
+    return paths.resolved / "records" / f"{record_type}.parquet"
+
+
+def read_records(paths: CityPaths, record_type: str) -> pd.DataFrame:
+    """The records resolve last worked on (with `withdrawn_on`); the clean table before that."""
+    path = records_path(paths, record_type)
+    if not path.exists():
+        return read_clean(paths, record_type).assign(withdrawn_on=None)
+    df = pd.read_parquet(path)
+    for col in [*PROVENANCE, *CLEAN_COLUMNS[record_type], "withdrawn_on"]:
+        if col not in df.columns:
+            df[col] = None
+    return df
+
+
+def with_withdrawn(
+    now: pd.DataFrame, before: pd.DataFrame | None, record_type: str
+) -> pd.DataFrame:
+    """This run's records plus those a source has withdrawn since an earlier run.
+
+    A record that was published and is gone while its source delivered this run was withdrawn
+    (credit repair, a decision annulled): it stays, dated `withdrawn_on`, so the agency page can
+    say it no longer counts and why. A source that delivered nothing withdraws nothing (a failed
+    crawl is not a withdrawal), and registrations never are (a closed company has a status).
+    """
+    now = now.assign(withdrawn_on=None)
+    if before is None or before.empty or record_type not in WITHDRAWABLE:
+        return now
+    delivered = now.groupby("source_id")["fetched_at"].max().astype(str).str[:10]
+    gone = before[~before["record_id"].isin(now["record_id"])]
+    if gone.empty:
+        return now
+    noticed = gone["source_id"].map(delivered)  # NaN: the source delivered nothing this run
+    gone = gone.assign(
+        withdrawn_on=gone["withdrawn_on"].where(gone["withdrawn_on"].notna(), noticed)
+    )
+    return pd.concat([now, gone.reindex(columns=now.columns)], ignore_index=True)
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -237,7 +291,8 @@ def registered_agencies(registrations: pd.DataFrame, city_slug: str) -> pd.DataF
         )
     )
     reg = reg.drop_duplicates("agency_id")  # newest first already
-    return reg.assign(verified=reg["uscc"].notna(), registered=True)[AGENCY_COLUMNS]
+    out = reg.assign(verified=reg["uscc"].notna(), registered=True)
+    return out.reindex(columns=AGENCY_COLUMNS)
 
 
 def _unverified_ids(keys: pd.Series, city_slug: str) -> pd.Series:
@@ -564,6 +619,7 @@ def event_rows(df: pd.DataFrame, rt: str) -> pd.DataFrame:
             "fetched_at": df["fetched_at"],
             "content_sha256": df["content_sha256"],
             "publicity_end": df["publicity_end"] if rt == "penalty" else None,
+            "withdrawn_on": df["withdrawn_on"] if "withdrawn_on" in df else None,
         }
     )
 
@@ -597,13 +653,128 @@ def build_events(
     return events.reindex(columns=EVENT_COLUMNS).reset_index(drop=True)
 
 
+# --- branches and possibly related records -------------------------------------------------
+
+
+def parent_ids(agencies: pd.DataFrame) -> pd.Series:
+    """A branch office (分公司) is its own entity; its parent is the agency its name extends.
+
+    The parent is the longest name that the branch's name starts with and that exactly one agency
+    carries (names keep no brackets, so 某公司（南浦区分公司） reads 某公司南浦区分公司).
+    """
+    suffixes = tuple(lookups()["resolve"]["branch_suffixes"])
+    keys = agencies["name_key"].fillna("").astype(str)
+    counts = keys.value_counts()
+    holder = {
+        k: a for k, a in zip(keys, agencies["agency_id"], strict=True) if k and counts[k] == 1
+    }
+
+    def parent(key: str, own: str) -> str | None:
+        if not key.endswith(suffixes):
+            return None
+        for end in range(len(key) - 1, 1, -1):
+            found = holder.get(key[:end])
+            if found is not None and found != own:
+                return found
+        return None
+
+    return pd.Series(
+        [parent(k, a) for k, a in zip(keys, agencies["agency_id"], strict=True)],
+        index=agencies.index,
+        dtype=object,
+    )
+
+
+def trade_name(key: str, prefixes: tuple[str, ...] = ()) -> str:
+    """The distinctive part of a company name (字号): place, industry and legal form cut off.
+
+    Chinese company names are place + trade name + industry + form; comparing whole names would
+    call every 演示市…商务咨询有限公司 alike, so the possibly-related search compares trade names.
+    """
+    cfg = lookups()["resolve"]
+    for p in prefixes:
+        if p and key.startswith(p):
+            key = key[len(p) :]
+            break
+    if "公司" in key:
+        key = key[: key.index("公司")]
+    ends = sorted({*cfg["org_suffixes"], *cfg["industry_words"], "有限", "有限责任", "股份有限"},
+                  key=len, reverse=True)  # fmt: skip
+    changed = True
+    while changed:
+        changed = False
+        for end in ends:
+            if key.endswith(end) and len(key) > len(end):
+                key, changed = key[: -len(end)], True
+                break
+    return key
+
+
+def possibly_related(
+    unlinked: pd.DataFrame,
+    mentions: pd.DataFrame,
+    agencies: pd.DataFrame,
+    prefixes: tuple[str, ...],
+) -> pd.DataFrame:
+    """Unlinked records whose trade name is like an agency's: shown on its page, never counted.
+
+    Only organisation names are compared (a natural person's name never links, not even as a
+    candidate); ambiguous names appear on the page of every agency carrying the name. The
+    comparison is partial (翠竹 is like 翠竹餐饮): an industry word the table does not know must
+    not hide a shared trade name.
+    """
+    from rapidfuzz import fuzz, process
+
+    cfg = lookups()["resolve"]
+    pool = unlinked[unlinked["reason"].isin(cfg["candidate_reasons"])][["record_id", "reason"]]
+    pool = pool.merge(
+        mentions[["record_id", "record_type", "name", "name_key"]].drop_duplicates("record_id"),
+        on="record_id",
+    )
+    named = agencies[_has_text(agencies["name_key"])]
+    cores = [trade_name(k, prefixes) for k in named["name_key"]]
+    rows = []
+    for rec in pool.itertuples(index=False):
+        core = trade_name(str(rec.name_key or ""), prefixes)
+        if len(core) < cfg["candidate_min_trade_name"]:
+            continue
+        hits = process.extract(core, cores, scorer=fuzz.partial_ratio, limit=cfg["candidate_limit"],
+                               score_cutoff=cfg["candidate_min_similarity"])  # fmt: skip
+        for _, similarity, i in hits:
+            agency = named.iloc[i]
+            rows.append((rec.record_id, rec.record_type, rec.name, agency["agency_id"],
+                         agency["name"], round(float(similarity), 1), rec.reason))  # fmt: skip
+    out = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
+    return out.sort_values(["agency_id", "record_id"]).reset_index(drop=True)
+
+
 # --- the stage --------------------------------------------------------------------------------
+
+
+class Resolved(NamedTuple):
+    agencies: pd.DataFrame
+    events: pd.DataFrame
+    unlinked: pd.DataFrame
+    candidates: pd.DataFrame
+    corrections: pd.DataFrame
 
 
 def resolve(
     tables: dict[str, pd.DataFrame], city_slug: str, previous_events: Path
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Agencies, events and unlinked records from the clean tables (pure apart from the history)."""
+    out = resolve_all(tables, city_slug, previous_events)
+    return out.agencies, out.events, out.unlinked
+
+
+def resolve_all(
+    tables: dict[str, pd.DataFrame],
+    city_slug: str,
+    previous_events: Path,
+    fixes: list[corrections.Correction] | None = None,
+    prefixes: tuple[str, ...] = (),
+) -> Resolved:
+    """Everything resolve writes: links by code and exact name, then the reviewed corrections."""
     registered = registered_agencies(tables["registration"], city_slug)
     mentions, sideless = mentions_of(tables)
     links, unlinked, extra = link(mentions, registered, city_slug)
@@ -611,31 +782,69 @@ def resolve(
     agencies = pd.concat([registered, extra], ignore_index=True)
     agencies = agencies.sort_values("agency_id").reset_index(drop=True)
     agencies[["verified", "registered"]] = agencies[["verified", "registered"]].astype(bool)
+    agencies["parent_id"] = parent_ids(agencies)
     unreg = tables["registration"]
     nameless = unreg[unreg["uscc"].isna() & ~_has_text(unreg["name_key"])]
+    links, audit = corrections.apply(
+        links, _record_types(tables), set(agencies["agency_id"]), fixes or []
+    )
+    relinked = audit.loc[audit["applied"] & audit["agency_id"].notna(), "record_id"]
+    removed = corrections.removed_records(audit)
+    removed = removed.assign(record_type=removed["record_id"].map(_record_types(tables)))
     unlinked = pd.concat(
-        [unlinked, sideless, nameless.assign(reason="no_match")[UNLINKED_COLUMNS]],
+        [
+            unlinked[~unlinked["record_id"].isin(relinked)],
+            sideless,
+            nameless.assign(reason="no_match")[UNLINKED_COLUMNS],
+            removed[UNLINKED_COLUMNS],
+        ],
         ignore_index=True,
     )
     unlinked = unlinked.sort_values(["record_type", "record_id", "reason"]).reset_index(drop=True)
     events = build_events(tables, links, previous_events)
-    return agencies, events, unlinked
+    candidates = possibly_related(unlinked, mentions, agencies, prefixes)
+    return Resolved(agencies, events, unlinked, candidates, audit)
+
+
+def _record_types(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """record_id → record_type over every clean table."""
+    parts = [t.set_index("record_id")["record_type"] for t in tables.values() if len(t)]
+    if not parts:
+        return pd.Series(dtype=object)
+    both = pd.concat(parts)
+    return both[~both.index.duplicated()]
 
 
 def run(city: City, paths: CityPaths) -> dict[str, Any]:
-    """Read clean/*.parquet, write resolved/{agencies,events,unlinked}.parquet."""
-    tables = {rt: read_clean(paths, rt) for rt in RECORD_TYPES}
+    """Read clean/*.parquet (and the records kept from earlier runs), write resolved/*."""
     out = paths.resolved
     out.mkdir(parents=True, exist_ok=True)
-    agencies, events, unlinked = resolve(tables, city.slug, out / "events.parquet")
-    agencies.to_parquet(out / "agencies.parquet", index=False)
-    events.to_parquet(out / "events.parquet", index=False)
-    unlinked.to_parquet(out / "unlinked.parquet", index=False)
+    tables = {rt: current_records(paths, rt) for rt in RECORD_TYPES}
+    fixes = corrections.load(city)
+    prefixes = tuple(p for p in (values.name_key(city.name), values.name_key(city.province)) if p)
+    res = resolve_all(tables, city.slug, out / "events.parquet", fixes, prefixes)
+    (out / "records").mkdir(exist_ok=True)
+    for rt, df in tables.items():
+        df.to_parquet(records_path(paths, rt), index=False)
+    res.agencies.to_parquet(out / "agencies.parquet", index=False)
+    res.events.to_parquet(out / "events.parquet", index=False)
+    res.unlinked.to_parquet(out / "unlinked.parquet", index=False)
+    res.candidates.to_parquet(out / "candidates.parquet", index=False)
+    res.corrections.to_parquet(out / "corrections_applied.parquet", index=False)
     return {
-        "agencies": len(agencies),
-        "verified": int(agencies["verified"].sum()),
-        "events": len(events),
+        "agencies": len(res.agencies),
+        "verified": int(res.agencies["verified"].sum()),
+        "events": len(res.events),
+        "withdrawn": int(res.events["withdrawn_on"].notna().sum()),
+        "corrections_applied": int(res.corrections["applied"].sum()),
         "unlinked_by_reason": {
-            str(k): int(v) for k, v in unlinked["reason"].value_counts().items()
+            str(k): int(v) for k, v in res.unlinked["reason"].value_counts().items()
         },
     }
+
+
+def current_records(paths: CityPaths, record_type: str) -> pd.DataFrame:
+    """This run's clean records plus the ones withdrawn since earlier runs."""
+    path = records_path(paths, record_type)
+    before = pd.read_parquet(path) if path.exists() else None
+    return with_withdrawn(read_clean(paths, record_type), before, record_type)

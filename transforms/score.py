@@ -20,7 +20,8 @@ from dateutil.relativedelta import relativedelta
 
 from agencywatch.config import RECORD_TYPES, City
 from agencywatch.paths import CityPaths
-from transforms.resolve import lookups, read_clean
+from transforms import related
+from transforms.resolve import lookups, read_records
 
 COMPONENTS = ("compliance", "courts", "complaints")
 SCORE_COLUMNS = [
@@ -48,7 +49,8 @@ REASON_COLUMNS = [
     "expired_reason",
 ]
 CANDIDATE_COLUMNS = ["agency_id", "code", "record_id", "counts", "expired_reason", "current"]
-LINKED_METHODS = ("uscc", "exact_name")
+# a reviewed correction (transforms/corrections.py) links like a code; fuzzy candidates never do
+LINKED_METHODS = ("uscc", "exact_name", "correction")
 
 
 # --- the method, as data ----------------------------------------------------------------------
@@ -93,6 +95,15 @@ def method_description(city: City) -> dict[str, Any]:
         ],
         "lists": {k: dict(v) for k, v in lookups()["lists"].items()},
         "expired_reasons": {k: {"zh": v[0], "en": v[1]} for k, v in lookups()["expired"].items()},
+        "expiry_rules": {k: {"zh": v[0], "en": v[1]} for k, v in lookups()["expiry"].items()},
+        "warning_dimensions": list(COMPONENTS),
+        "scope": {
+            "agency_name_keywords": list(lookups()["resolve"]["agency_name_keywords"]),
+            "collection_record_types": list(lookups()["resolve"]["collection_record_types"]),
+            "branch_suffixes": list(lookups()["resolve"]["branch_suffixes"]),
+        },
+        "rules": {k: {"zh": v[0], "en": v[1]} for k, v in lookups()["rules"].items()},
+        "related": dict(lookups()["related"]),
         "collection_causes": list(cfg["collection_causes"]),
         "performed": list(cfg["performed"]),
         "acquittal_words": list(cfg["acquittal_words"]),
@@ -243,6 +254,28 @@ def registration_candidates(agencies: pd.DataFrame, registrations: pd.DataFrame)
     reg = reg[["agency_id", "record_id"]].merge(bad[["agency_id", "status"]], on="agency_id")
     none = pd.Series(None, index=reg.index, dtype=object)
     return _candidates(reg, "registration_" + reg["status"].astype(str), none)
+
+
+def withdrawn_ids(tables: dict[str, pd.DataFrame]) -> set[str]:
+    """Records their source has withdrawn (resolve dates them `withdrawn_on`)."""
+    return {
+        rid
+        for t in tables.values()
+        if "withdrawn_on" in t.columns
+        for rid in t.loc[t["withdrawn_on"].notna(), "record_id"]
+    }
+
+
+def withdrawn_expired(candidates: pd.DataFrame, gone: set[str]) -> pd.DataFrame:
+    """A withdrawn record no longer counts and is no longer current, whatever its dates say."""
+    hit = candidates["record_id"].isin(gone)
+    if not hit.any():
+        return candidates
+    out = candidates.copy()
+    out["counts"] = out["counts"].astype(bool) & ~hit
+    out["current"] = out["current"].astype(bool) & ~hit
+    out["expired_reason"] = out["expired_reason"].where(~hit, "withdrawn")
+    return out
 
 
 # --- flags ------------------------------------------------------------------------------------
@@ -437,6 +470,9 @@ def score(
         registered=agencies["registered"].astype(bool), verified=agencies["verified"].astype(bool)
     )
     rec = {rt: linked(events, tables[rt], rt) for rt in tables}
+    gone = withdrawn_ids(tables)
+    for rt in ("phone", "filing"):  # a withdrawn number or filing is simply no longer there
+        rec[rt] = rec[rt][~rec[rt]["record_id"].isin(gone)]
     candidates = pd.concat(
         [
             registration_candidates(agencies, rec["registration"]),
@@ -448,6 +484,7 @@ def score(
         ],
         ignore_index=True,
     )
+    candidates = withdrawn_expired(candidates, withdrawn_ids(tables))
     candidates["code"] = candidates["code"].astype(str)
     candidates["counts"] = candidates["counts"].astype(bool)
     everything = pd.concat([candidates, flags(candidates, agencies, rec)], ignore_index=True)
@@ -466,11 +503,13 @@ def run(city: City, paths: CityPaths, as_of: date) -> dict[str, Any]:
     """Read resolved/ and clean/, write scored/{scores,reasons}.parquet."""
     agencies = pd.read_parquet(paths.resolved / "agencies.parquet")
     events = pd.read_parquet(paths.resolved / "events.parquet")
-    tables = {rt: read_clean(paths, rt) for rt in RECORD_TYPES}
+    tables = {rt: read_records(paths, rt) for rt in RECORD_TYPES}
     scores, reasons = score(agencies, events, tables, city, as_of)
     paths.scored.mkdir(parents=True, exist_ok=True)
     scores.to_parquet(paths.scored / "scores.parquet", index=False)
     reasons.to_parquet(paths.scored / "reasons.parquet", index=False)
+    links = related.related_parties(agencies, events, tables["phone"], scores)
+    links.to_parquet(paths.resolved / "related.parquet", index=False)
     counts = scores["list"].value_counts()
     return {
         "agencies": len(scores),
@@ -481,4 +520,5 @@ def run(city: City, paths: CityPaths, as_of: date) -> dict[str, Any]:
         },
         "method_version": city.scoring.method_version,
         "as_of": as_of.isoformat(),
+        "related": {str(k): int(v) for k, v in links["kind"].value_counts().items()},
     }

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import io
+import json
 import logging
+import re
 import threading
 import tomllib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
@@ -24,6 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 CONTENT_TYPES: dict[str, str] = {
@@ -53,22 +57,152 @@ class _QuietServer(ThreadingHTTPServer):
         log.debug("error answering %s", client_address, exc_info=True)
 
 
+Rewrite = Callable[[bytes, str], tuple[bytes, str]]  # (body, content type) -> the same, broken
+
+# A site redesign renames its columns: these label changes hit one column of each demo source.
+RENAMED_LABELS: dict[str, str] = {
+    "行政相对人名称": "相对人",
+    "企业名称": "主体名称",
+    "机构名称": "单位",
+    "iname": "partyName",
+    "target": "object",
+    "案号": "案件编号",
+}
+OFFSITE = "http://offsite.invalid"  # `.invalid` never resolves (RFC 2606): no request leaves
+
+
 @dataclass(frozen=True)
 class Fault:
-    """A canned answer that replaces a real file, as a blocked or broken source gives it."""
+    """How a broken or blocking source answers instead of the real file.
 
-    status: int
-    content_type: str
-    body: bytes
+    A canned `body` replaces the file; otherwise the file (or, for `same_page`, the first file
+    served under the prefix) is sent through `rewrite`. `stall` answers after the server's
+    `stall_s`, `truncate` closes the connection halfway through the declared length,
+    `oversize` declares and streams `oversize_bytes`, `redirect` sends a 302 to that host.
+    """
+
+    status: int = 200
+    content_type: str = "text/plain; charset=utf-8"
+    body: bytes | None = None
+    rewrite: Rewrite | None = None
+    stall: bool = False
+    truncate: bool = False
+    oversize: bool = False
+    redirect: str = ""
+    same_page: bool = False
+
+
+def _charset(content_type: str, charset: str) -> str:
+    return content_type.split(";")[0].strip() + f"; charset={charset}"
+
+
+def _as_gbk_labelled_utf8(body: bytes, ctype: str) -> tuple[bytes, str]:
+    """GBK bytes sent with `charset=utf-8`, as a CMS migrated halfway does."""
+    try:
+        body = body.decode("utf-8").encode("gb18030")
+    except UnicodeDecodeError:
+        pass  # already GBK (the old credit CMS)
+    return body, _charset(ctype or "text/html", "utf-8")
+
+
+def _without_records(body: bytes, ctype: str) -> tuple[bytes, str]:
+    """The page with its layout intact and no record in it: the "zero rows" answer."""
+    if body.startswith(b"PK"):
+        return _xlsx_header_only(body), ctype
+    text, encoding = _text_of(body)
+    stripped = text.lstrip("\ufeff").lstrip()
+    if stripped.startswith(("{", "[")):
+        return json.dumps(_emptied(json.loads(stripped)), ensure_ascii=False).encode(), ctype
+    if "<table" in text.lower():
+        return _rows_removed(text).encode(encoding), ctype
+    return text.splitlines(keepends=True)[0].encode(encoding), ctype
+
+
+def _rows_removed(html: str) -> str:
+    """Rows of every tbody removed; a table without tbody keeps its first row (the header)."""
+    if re.search(r"<tbody\b", html, re.I):
+        return re.sub(r"(<tbody\b[^>]*>).*?(</tbody>)", r"\1\2", html, flags=re.S | re.I)
+    seen = 0
+
+    def keep_first(match: re.Match[str]) -> str:
+        nonlocal seen
+        seen += 1
+        return match.group(0) if seen == 1 else ""
+
+    return re.sub(r"<tr\b.*?</tr>", keep_first, html, flags=re.S | re.I)
+
+
+def _emptied(data: Any) -> Any:
+    """Every innermost list of records emptied; envelopes (totals, paging) left as they were."""
+    if isinstance(data, dict):
+        return {k: _emptied(v) for k, v in data.items()}
+    if isinstance(data, list):
+        if (
+            data
+            and all(isinstance(x, dict) for x in data)
+            and not any(isinstance(v, list) for x in data for v in x.values())
+        ):
+            return []
+        return [_emptied(x) for x in data]
+    return data
+
+
+def _xlsx_header_only(body: bytes) -> bytes:
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(body))
+    for sheet in book.worksheets:
+        if sheet.max_row > 1:
+            sheet.delete_rows(2, sheet.max_row - 1)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _renamed_column(body: bytes, ctype: str) -> tuple[bytes, str]:
+    """One column's label changed (RENAMED_LABELS), the rest of the page untouched."""
+    text, encoding = _text_of(body)
+    for old, new in RENAMED_LABELS.items():
+        text = text.replace(old, new)
+    return text.encode(encoding), ctype
+
+
+def _malformed(body: bytes, ctype: str) -> tuple[bytes, str]:
+    """A complete answer (right Content-Length) holding a JSON document cut short."""
+    return body[: max(1, len(body) * 2 // 3)], ctype
+
+
+def _links_made_new(body: bytes) -> bytes:
+    """Every relative link made to point one folder deeper: the same bytes then lead to a new
+    url on every page, the classic crawler trap of a CMS that repeats a page forever."""
+    return re.sub(rb'href="(?!https?:|/|#|javascript:)([^"]+)"', rb'href="more/\1"', body)
+
+
+def _text_of(body: bytes) -> tuple[str, str]:
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return body.decode("gb18030"), "gb18030"
 
 
 FAULTS: dict[str, Fault] = {
-    "http500": Fault(500, "text/plain; charset=utf-8", b"Internal Server Error\n"),
+    "http500": Fault(500, body=b"Internal Server Error\n"),
     "challenge": Fault(412, "text/html; charset=utf-8", CHALLENGE_PAGE),
-    "error_body": Fault(200, "text/plain; charset=utf-8", b"error"),
+    "error_body": Fault(200, body=b"error"),
     "sso_not_login": Fault(200, "application/json", b'{"code":401,"msg":"sso not login."}'),
-    "not_found": Fault(404, "text/plain; charset=utf-8", b"Not Found\n"),
+    "not_found": Fault(404, body=b"Not Found\n"),
+    "timeout": Fault(stall=True),
+    "truncated": Fault(truncate=True),
+    "zero_rows": Fault(rewrite=_without_records),
+    "renamed_column": Fault(rewrite=_renamed_column),
+    "gbk_as_utf8": Fault(rewrite=_as_gbk_labelled_utf8),
+    "oversized": Fault(oversize=True),
+    "offsite_redirect": Fault(302, redirect=OFFSITE),
+    "malformed_json": Fault(rewrite=_malformed),
+    "same_page": Fault(same_page=True),
 }
+STALL_S = 30.0  # longer than any test's download timeout; stop() ends the wait at once
+OVERSIZE_BYTES = 21 * 1024 * 1024  # just over the crawl's DOWNLOAD_MAXSIZE (20 MiB)
 
 
 def file_for(root: Path, target: str) -> Path | None:
@@ -109,7 +243,9 @@ class MirrorServer:
     """A threaded HTTP server over one mirror folder, started and stopped as a context manager.
 
     `hits` counts requests per request target (path and query), `faults` maps a path prefix to
-    a fault name from FAULTS; both may be read and changed while the server runs.
+    a fault name from FAULTS; both may be read and changed while the server runs. `stall_s` is
+    how long a `timeout` fault keeps the client waiting, `oversize_bytes` how much `oversized`
+    sends.
     """
 
     def __init__(self, directory: Path, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -119,6 +255,10 @@ class MirrorServer:
         self.rules = header_rules(self.root)
         self.hits: Counter[str] = Counter()
         self.faults: dict[str, str] = {}
+        self.stall_s = STALL_S
+        self.oversize_bytes = OVERSIZE_BYTES
+        self.stopping = threading.Event()
+        self._first_file: dict[str, Path] = {}
         self._lock = threading.Lock()
         self._etags: dict[Path, tuple[int, str]] = {}
         self._httpd = _QuietServer((host, port), _handler_for(self))
@@ -141,6 +281,7 @@ class MirrorServer:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()  # release handlers held by a `timeout` fault
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join()
@@ -162,14 +303,22 @@ class MirrorServer:
         with self._lock:
             self.hits[target] += 1
 
-    def fault_for(self, target: str) -> Fault | None:
+    def fault_for(self, target: str) -> tuple[str, Fault] | None:
+        """The (path prefix, fault) that applies to a request target, if any."""
         path = urlsplit(target).path
         for prefix, name in self.faults.items():
             if path.startswith(prefix):
                 if name not in FAULTS:
                     raise KeyError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
-                return FAULTS[name]
+                return prefix, FAULTS[name]
         return None
+
+    def first_file(self, prefix: str, path: Path | None) -> Path | None:
+        """The first file served under a `same_page` prefix: every later request gets it too."""
+        with self._lock:
+            if path is not None:
+                self._first_file.setdefault(prefix, path)
+            return self._first_file.get(prefix)
 
     def content_type(self, path: Path) -> str:
         rel = path.relative_to(self.root).as_posix()
@@ -220,9 +369,9 @@ def _handler_for(server: MirrorServer) -> type[BaseHTTPRequestHandler]:
 
         def answer(self, send_body: bool) -> None:
             server.count(self.path)
-            fault = server.fault_for(self.path)
-            if fault is not None:
-                self.reply(fault.status, fault.content_type, fault.body, {}, send_body)
+            found = server.fault_for(self.path)
+            if found is not None:
+                self.inject(*found, send_body=send_body)
                 return
             path = file_for(server.root, self.path)
             if path is None:
@@ -240,6 +389,67 @@ def _handler_for(server: MirrorServer) -> type[BaseHTTPRequestHandler]:
                 self.reply(304, "", b"", headers, send_body=False)
                 return
             self.reply(200, server.content_type(path), body, headers, send_body)
+
+        def inject(self, prefix: str, fault: Fault, send_body: bool) -> None:
+            """Answer as the fault says, from the file the request would have had."""
+            if fault.stall:
+                server.stopping.wait(server.stall_s)
+                self.close_connection = True
+                return
+            if fault.redirect:
+                location = fault.redirect + self.path
+                self.reply(fault.status, "", b"", {"Location": location}, send_body)
+                return
+            if fault.body is not None:
+                self.reply(fault.status, fault.content_type, fault.body, {}, send_body)
+                return
+            if fault.oversize:
+                self.stream_oversized(send_body)
+                return
+            path = file_for(server.root, self.path)
+            if fault.same_page:
+                path = server.first_file(prefix, path)
+            if path is None:
+                self.reply(404, "text/plain; charset=utf-8", b"Not Found\n", {}, send_body)
+                return
+            body, ctype = path.read_bytes(), server.content_type(path)
+            if fault.rewrite is not None:
+                body, ctype = fault.rewrite(body, ctype)
+            if fault.same_page:
+                body = _links_made_new(body)
+            if fault.truncate:
+                self.send_truncated(body, ctype, send_body)
+                return
+            self.reply(fault.status, ctype, body, {}, send_body)
+
+        def send_truncated(self, body: bytes, ctype: str, send_body: bool) -> None:
+            """The full Content-Length is announced, half the body sent, the connection closed."""
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if send_body:
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+            self.close_connection = True
+
+        def stream_oversized(self, send_body: bool) -> None:
+            """An answer far larger than any register page: declared, then streamed."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(server.oversize_bytes))
+            self.end_headers()
+            self.close_connection = True
+            if not send_body:
+                return
+            chunk = b"<p>" + b"x" * 65_532 + b"</p>"
+            try:
+                for _ in range(server.oversize_bytes // len(chunk)):
+                    if server.stopping.is_set():
+                        return
+                    self.wfile.write(chunk)
+            except OSError:  # the crawler gave up on it, as it should
+                return
 
         def reply(
             self, status: int, ctype: str, body: bytes, headers: dict[str, str], send_body: bool

@@ -55,7 +55,25 @@ LABELS: dict[str, list[str]] = {
     "phones": ["机构名称", "统一社会信用代码", "联系电话", "类型", "备注"],
 }  # fmt: skip
 SOURCES = ("registrations", "penalties", "abnormal", "dishonest", "judgments", "complaints",
-           "filings", "phones")  # fmt: skip
+           "filings", "phones", "penalties_api", "licences")  # fmt: skip
+# Every n-th penalty (by decision serial) is published by the platform's JSON API with 双公示
+# CF_* keys instead of the HTML list, every n-th filing as a licence with XK_* keys: the same
+# records under the label variants of real sources. Chosen by serial, so no random draw moves.
+PENALTY_API_EVERY = 5
+LICENCE_EVERY = 3
+CF_KEYS = ("CF_XDR_MC", "CF_XDR_SHXYM", "CF_FRDB", "CF_WSH", "CF_WFXW", "CF_CFLB", "CF_NR",
+           "CF_NR_FK", "CF_JDRQ", "CF_GSJZQ", "CF_CFJG")  # fmt: skip
+
+
+def licence_record(row: list[Any], spec: dict[str, str]) -> dict[str, Any]:
+    """A filing row ([serial, name, code, issuer, date, number, address]) as XK_* fields."""
+    _, name, code, issuer, issued, number, _address = row
+    return {"XK_XDR_MC": name, "XK_XDR_SHXYM": code, "XK_XKWS": spec["document"],
+            "XK_WSH": number, "XK_XKLB": spec["category"], "XK_XKBH": number,
+            "XK_NR": spec["content"], "XK_JDRQ": issued, "XK_YXQZ": issued, "XK_YXQZI": "",
+            "XK_XKJG": issuer}  # fmt: skip
+
+
 PLANTS = (
     "filing", "published_phone", "published_phone_sometimes", "advertised_phone", "reported_phone",
     "penalty_outside_window", "penalty_publicity_ended", "penalties_recent", "penalty_just_inside",
@@ -321,26 +339,35 @@ class _Synth:
         issued = min(agency.established + timedelta(days=self.randint(20, 400)),
                      self.as_of - timedelta(days=30))  # fmt: skip
         spec = WORDS["filing"]
+        serial = self.next_serial("filing")
         number = spec["number_format"].format(district_code=agency.district["code"],
-                                              year=issued.year, serial=self.next_serial("filing"))  # fmt: skip
-        self.add("filings", [0, self.dirty_name(agency.name, "filings", number),
-                             self.dirty_code(agency.uscc, "filings", number), spec["issuer"],
-                             self.fmt_date(issued, "filings"), number,
-                             self.address(agency.district)], agency)  # fmt: skip
+                                              year=issued.year, serial=serial)  # fmt: skip
+        row = [0, self.dirty_name(agency.name, "filings", number),
+               self.dirty_code(agency.uscc, "filings", number), spec["issuer"],
+               self.fmt_date(issued, "filings"), number, self.address(agency.district)]  # fmt: skip
+        if serial % LICENCE_EVERY:
+            self.add("filings", row, agency)
+        else:  # the same kind of record, published as a 双公示 licence with XK_* keys
+            self.add("licences", licence_record(row, WORDS["licence"]), agency)
 
     def add_penalty(self, agency: Agency, decided: date, publicity_end: date) -> str:
         spec = WORDS["penalty"]
-        number = spec["number_format"].format(year=decided.year, serial=self.next_serial("pen"))
+        serial = self.next_serial("pen")
+        number = spec["number_format"].format(year=decided.year, serial=serial)
         wan = self.choice(spec["fine_wan"])
         authority = self.choice(spec["authorities"]).format(district=agency.district["name"])
         rep = agency.legal_rep if self.chance(0.8) else self.empty()
-        self.add("penalties", [self.dirty_name(agency.name, "penalties", number),
-                               self.dirty_code(agency.uscc, "penalties", number), rep, number,
-                               self.choice(spec["violations"]), self.choice(spec["categories"]),
-                               spec["content_format"].format(yuan=int(wan * 10000)),
-                               self.fmt_amount(wan, spec["fine_formats"]),
-                               self.fmt_date(decided, "penalties"),
-                               self.fmt_date(publicity_end, "penalties"), authority], agency)  # fmt: skip
+        row = [self.dirty_name(agency.name, "penalties", number),
+               self.dirty_code(agency.uscc, "penalties", number), rep, number,
+               self.choice(spec["violations"]), self.choice(spec["categories"]),
+               spec["content_format"].format(yuan=int(wan * 10000)),
+               self.fmt_amount(wan, spec["fine_formats"]),
+               self.fmt_date(decided, "penalties"),
+               self.fmt_date(publicity_end, "penalties"), authority]  # fmt: skip
+        if serial % PENALTY_API_EVERY:
+            self.add("penalties", row, agency)
+        else:  # the provincial platform's JSON API: the same fields under CF_* keys
+            self.add("penalties_api", dict(zip(CF_KEYS, row, strict=True)), agency)
         return number
 
     def plant_penalty_outside_window(self, agency: Agency) -> None:
@@ -876,9 +903,11 @@ STATIC_FILES = {
     ),
 }
 FOLDERS = ("opendata", "credit/penalty", "samr/abnormal", "zxgk/api/dishonest", "wenshu",
-           "complaints/api/list", "pbc", "association", "admin")  # fmt: skip
+           "complaints/api/list", "pbc", "association", "admin", "credit/api/penalty",
+           "credit/api/licence")  # fmt: skip
 STALE = ("credit/penalty/list_*.html", "samr/abnormal/index*.html", "zxgk/api/dishonest/page=*.json",
-         "complaints/api/list/page=*.json")  # fmt: skip
+         "complaints/api/list/page=*.json", "credit/api/penalty/page=*.json",
+         "credit/api/licence/page=*.json")  # fmt: skip
 
 
 def truth(s: _Synth, seed: int, counts: dict[str, int]) -> dict[str, Any]:
@@ -936,6 +965,8 @@ def synth_mirror(out_dir: Path, n_agencies: int = 300, seed: int = 2026,
         csv_text(LABELS["judgments"], rows["judgments"]).encode("utf-8-sig")
     )
     write_json_pages(out / "complaints/api/list", rows["complaints"], PAGE_ROWS, complaints_body)
+    write_json_pages(out / "credit/api/penalty", rows["penalties_api"], PAGE_ROWS, complaints_body)
+    write_json_pages(out / "credit/api/licence", rows["licences"], PAGE_ROWS, complaints_body)
     write_filings(out, rows["filings"])
     (out / "association" / "phones.csv").write_bytes(
         csv_text(LABELS["phones"], rows["phones"]).encode("gb18030")

@@ -18,6 +18,7 @@ from scrapy.http import Response
 from agencywatch.config import Source
 from crawlers.context import as_text, decoded_bytes, dig, fitted, unique_labels
 from crawlers.spiders.base import SourceSpider
+from crawlers.spiders.html_table import html_records
 
 Records = Iterator[tuple[str, dict[str, str]]]  # (place, fields)
 
@@ -71,17 +72,25 @@ READERS: dict[str, Callable[[bytes, Source], Records]] = {
     "csv": csv_records,
     "xlsx": xlsx_records,
     "json": json_records,
+    "html": html_records,  # saved pages of an HTML listing (manual import)
 }
+# File name endings of an official export → reader (a manual source without file_format).
+SUFFIXES = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".html": "html", ".htm": "html"}
 
 
 def file_records(body: bytes, source: Source) -> list[tuple[str, dict[str, str]]]:
     """Every record of a file; raises ValueError when it is not the declared format."""
-    if body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")):
-        raise ValueError(f"an HTML page came instead of a {source.file_format} file")
+    fmt = source.file_format
+    if not body.strip():
+        raise ValueError(f"the {fmt} file is empty")
+    if fmt != "html" and body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")):
+        raise ValueError(f"an HTML page came instead of a {fmt} file")
+    if fmt not in READERS:
+        raise ValueError(f"no reader for {fmt!r} files (known: {', '.join(READERS)})")
     try:
-        return list(READERS[source.file_format](body, source))
-    except (zipfile.BadZipFile, KeyError, UnicodeError, csv.Error) as e:
-        raise ValueError(f"not a readable {source.file_format} file: {e}") from e
+        return list(READERS[fmt](body, source))
+    except (zipfile.BadZipFile, KeyError, UnicodeError, csv.Error, RecursionError) as e:
+        raise ValueError(f"not a readable {fmt} file: {e}") from e
 
 
 class FileDownloadSpider(SourceSpider):

@@ -7,8 +7,10 @@ from typing import Any
 
 from parsel import Selector, SelectorList
 from scrapy.http import Response
+from w3lib.encoding import html_body_declared_encoding
 
-from crawlers.context import unique_labels
+from agencywatch.config import Source
+from crawlers.context import challenge_marker, decoded_bytes, unique_labels
 from crawlers.spiders.base import SourceSpider
 
 
@@ -34,6 +36,22 @@ def table_records(table: Selector) -> Iterator[dict[str, str]]:
         yield dict(zip(labels, cells, strict=True)) if len(cells) == len(labels) else {}
 
 
+def html_records(body: bytes, source: Source) -> Iterator[tuple[str, dict[str, str]]]:
+    """(place, fields) of a saved HTML page's table: a manual import reads it as a crawl would.
+
+    Raises ValueError when no table matches (a challenge or captcha page says so)."""
+    text = decoded_bytes(body, source.encoding or html_body_declared_encoding(body) or "")
+    tables = Selector(text=text).css(source.table_selector)
+    if not tables:
+        marker = challenge_marker(text)
+        if marker:
+            raise ValueError(f"a challenge page (marker {marker!r}), not an export")
+        raise ValueError(f"no table matches {source.table_selector!r}")
+    for row_no, fields in enumerate(table_records(tables[0]), 1):
+        if any(fields.values()):
+            yield f"row {row_no}", fields
+
+
 class HtmlTableSpider(SourceSpider):
     name = "html_table"
 
@@ -46,10 +64,14 @@ class HtmlTableSpider(SourceSpider):
         if not tables:
             self.unreadable(response, f"no table matches {selector!r}")
             return
-        for row_no, fields in enumerate(table_records(tables[0]), 1):
-            if any(fields.values()):
-                yield self.ctx.item(response, f"page {page}, row {row_no}", fields)
-        yield from self.next_page(page_view, page)
+        items = [
+            self.ctx.item(response, f"page {page}, row {row_no}", fields)
+            for row_no, fields in enumerate(table_records(tables[0]), 1)
+            if any(fields.values())
+        ]
+        yield from items
+        if not self.all_known(items, page):
+            yield from self.next_page(page_view, page)
 
     def next_page(self, page_view: Response, page: int) -> Iterator[Any]:
         xpath = self.ctx.source.next_page_xpath

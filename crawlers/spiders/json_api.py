@@ -29,28 +29,28 @@ class JsonApiSpider(SourceSpider):
         if not isinstance(records, list):
             self.unreadable(response, f"no list at {self.ctx.source.records_path!r}")
             return
-        for row_no, record in enumerate(records, 1):
-            if isinstance(record, dict):
-                yield self.ctx.item(response, f"page {page}, row {row_no}", record)
-        yield from self.more_pages(response.url, body, page, len(records))
+        items = [
+            self.ctx.item(response, f"page {page}, row {row_no}", record)
+            for row_no, record in enumerate(records, 1)
+            if isinstance(record, dict)
+        ]
+        yield from items
+        if not self.all_known(items, page):
+            yield from self.next_page(response.url, body, page, len(records))
 
-    def more_pages(self, url: str, body: Any, page: int, count: int) -> Iterator[Any]:
-        """All other pages at once when the API says how many; else the next while non-empty."""
+    def next_page(self, url: str, body: Any, page: int, count: int) -> Iterator[Any]:
+        """The next page while the API says there are more (or, when it does not say, while
+        pages are non-empty). One page at a time, so a crawl can stop at known records."""
         total = self.page_count(body, count)
-        first = int(url_query_parameter(url, self.ctx.source.page_param) or 1)
-        if total is None:
-            wanted = range(first + 1, first + 2) if count else range(0)
-        elif page == 1:
-            wanted = range(first + 1, first + total)
-        else:
+        number = int(url_query_parameter(url, self.ctx.source.page_param) or 1)
+        last = number - page + total if total is not None else None
+        if not count or (last is not None and number >= last):  # an empty page ends it
             return
-        max_pages = self.ctx.source.max_pages
-        if len(wanted) and page + len(wanted) > max_pages:
-            self.note(f"stopped at max_pages={max_pages}")
-            wanted = wanted[: max(0, max_pages - page)]
-        for offset, number in enumerate(wanted, 1):
-            next_url = add_or_replace_parameter(url, self.ctx.source.page_param, str(number))
-            yield self.request(next_url, self.parse, page=page + offset)
+        if page >= self.ctx.source.max_pages:
+            self.note(f"stopped at max_pages={page}")
+            return
+        next_url = add_or_replace_parameter(url, self.ctx.source.page_param, str(number + 1))
+        yield self.request(next_url, self.parse, page=page + 1)
 
     def page_count(self, body: Any, count: int) -> int | None:
         """From total_pages_path, or ceil(total / page size); None when the API does not say."""
