@@ -190,11 +190,8 @@ def mirror_site(storage: Storage, local: Path, city: str) -> list[str]:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 # --- the entry points the DAG tasks use ----------------------------------------------------------
