@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Exports the committed code (HEAD) plus the working tree's benchmark files into DIR, so the
 # suite can measure a consistent tree while the working copy is being edited:
-#   bash bench/snapshot.sh /tmp/aw-snap && cd /tmp/aw-snap && \
-#     PYTHONPATH=/tmp/aw-snap BENCH_GIT_COMMIT=$(git -C /work/main rev-parse --short HEAD)+bench \
-#     /work/main/.venv/bin/python -m bench.run_all --results /work/main/bench/results
+#   REPO=$PWD; bash bench/snapshot.sh "$SNAP" && cd "$SNAP" && \
+#     PYTHONPATH="$SNAP" BENCH_GIT_COMMIT=$(git -C "$REPO" rev-parse --short HEAD)+bench \
+#     "$REPO/.venv/bin/python" -m bench.run_all --results "$REPO/bench/results"
 # Read-only for git: it uses `git archive`, never a checkout.
 set -euo pipefail
 DIR=${1:?usage: bench/snapshot.sh DIR}
