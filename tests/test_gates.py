@@ -115,6 +115,16 @@ def test_raw_gate_bounds_come_from_the_city_config(demo, paths, passthrough_labe
     }
 
 
+def test_an_empty_source_is_judged_by_its_row_bounds_alone(demo, paths, passthrough_labels):
+    """Zero rows where zero are allowed passes; where rows are required, only the count fails."""
+    optional = demo.source("penalties").model_copy(update={"min_rows": 0})
+    write_raw(paths, "penalties", "penalty", [])
+    assert check_raw(demo.model_copy(update={"sources": [optional]}), paths)[0]["success"]
+    assert failed_expectations(check_raw(demo, paths)[0]) == {
+        ("expect_table_row_count_to_be_between", None)
+    }
+
+
 def test_raw_gate_catches_a_layout_shift(demo, paths, passthrough_labels):
     """Names blank on every row and the code column gone: the page changed, not the data."""
     rows = [{"name": "  ", "decision_no": r["decision_no"]} for r in penalty_rows(25)]
