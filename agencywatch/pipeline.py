@@ -96,12 +96,11 @@ def crawl(
 
     cfg, paths = _context(city, root)
     source = cfg.source(source_id)
-    started = time.perf_counter()
+    timing: dict[str, float] = {}
     serving = nullcontext(fetch_base) if fetch_base else mirror_for(cfg)
-    with serving as base:
+    with _timed(timing, "seconds"), serving as base:
         log = crawl_source(cfg, source, paths, fetch_base=base)
-    log = dict(log, seconds=round(time.perf_counter() - started, 3))
-    return _record(paths, run_id, f"crawl-{source_id}", log)
+    return _record(paths, run_id, f"crawl-{source_id}", {**log, **timing})
 
 
 def crawl_all(
@@ -147,16 +146,14 @@ def _crawl_groups(cfg: City, mirrored: bool) -> list[list[str]]:
 
 def validate_raw(city: str, run_id: str, root: str | None = None) -> dict[str, Any]:
     """The raw gate: a broken page or layout change stops the run here."""
-    from expectations.gate import GateFailed, check_raw
+    from expectations.gate import check_raw
 
     cfg, paths = _context(city, root)
-    started = time.perf_counter()
-    results = check_raw(cfg, paths)
-    out = {"gates": results, "seconds": round(time.perf_counter() - started, 3)}
-    _record(paths, run_id, "validate_raw", out)
-    failed = [r for r in results if not r["success"]]
-    if failed:
-        raise GateFailed(failed)
+    timing: dict[str, float] = {}
+    with _timed(timing, "seconds"):
+        results = check_raw(cfg, paths)
+    out = _record(paths, run_id, "validate_raw", {"gates": results, **timing})
+    _raise_failed(results)
     return out
 
 
@@ -203,33 +200,33 @@ def release(city: str, run_id: str, as_of: str, root: str | None = None) -> dict
     from transforms import release as release_stage
 
     cfg, paths = _context(city, root)
-    started = time.perf_counter()
-    release_dir = release_stage.run(cfg, paths, date.fromisoformat(as_of))
-    out = {"release": str(release_dir), "seconds": round(time.perf_counter() - started, 3)}
-    return _record(paths, run_id, "release", out)
+    timing: dict[str, float] = {}
+    with _timed(timing, "seconds"):
+        release_dir = release_stage.run(cfg, paths, date.fromisoformat(as_of))
+    return _record(paths, run_id, "release", {"release": str(release_dir), **timing})
 
 
 def render(city: str, run_id: str, root: str | None = None) -> dict[str, Any]:
     from transforms import render as render_stage
 
     cfg, paths = _context(city, root)
-    started = time.perf_counter()
-    release_dir = paths.releases / _recorded_name(paths, run_id, "release")
-    build_dir = render_stage.run(cfg, paths, release_dir, summarize(cfg, paths, run_id))
-    out = {"build": str(build_dir), "seconds": round(time.perf_counter() - started, 3)}
-    return _record(paths, run_id, "render", out)
+    timing: dict[str, float] = {}
+    with _timed(timing, "seconds"):
+        release_dir = paths.releases / _recorded_name(paths, run_id, "release")
+        build_dir = render_stage.run(cfg, paths, release_dir, summarize(cfg, paths, run_id))
+    return _record(paths, run_id, "render", {"build": str(build_dir), **timing})
 
 
 def publish(city: str, run_id: str, root: str | None = None) -> dict[str, Any]:
     from transforms import publish as publish_stage
 
     cfg, paths = _context(city, root)
-    started = time.perf_counter()
-    build_dir = paths.builds / _recorded_name(paths, run_id, "render", "build")
-    release_dir = paths.releases / _recorded_name(paths, run_id, "release")
-    live = publish_stage.run(build_dir, paths.site, release_dir)  # site and release in one swap
-    out = {"site": str(live), "seconds": round(time.perf_counter() - started, 3)}
-    return _record(paths, run_id, "publish", out)
+    timing: dict[str, float] = {}
+    with _timed(timing, "seconds"):
+        build_dir = paths.builds / _recorded_name(paths, run_id, "render", "build")
+        release_dir = paths.releases / _recorded_name(paths, run_id, "release")
+        live = publish_stage.run(build_dir, paths.site, release_dir)  # site and release, one swap
+    return _record(paths, run_id, "publish", {"site": str(live), **timing})
 
 
 def finish(
@@ -486,9 +483,10 @@ def _crawl_with_progress(
     cfg: City, run_id: str, root: str | None, progress: StageProgress, paths: CityPaths
 ) -> None:
     progress.start("crawl", total=len(cfg.sources))
-    started = time.perf_counter()
-    crawl_all(cfg.slug, run_id, root, on_source=lambda sid, log: progress.advance("crawl", sid))
-    _record(paths, run_id, "crawl_all", {"seconds": round(time.perf_counter() - started, 3)})
+    timing: dict[str, float] = {}
+    with _timed(timing, "seconds"):
+        crawl_all(cfg.slug, run_id, root, on_source=lambda sid, _: progress.advance("crawl", sid))
+    _record(paths, run_id, "crawl_all", timing)
     progress.done("crawl")
 
 
