@@ -72,6 +72,11 @@ class Source(_Strict):
     max_rows: int = Field(default=1_000_000, ge=1)
     max_stale_days: int = Field(default=7, ge=0)
     max_pages: int = Field(default=500, ge=1)
+    # incremental crawls: a listing that puts new records first may stop at a page of known
+    # records; any other order is crawled in full (unchanged pages still cost only a 304), and
+    # every listing is crawled in full at least this often, to see withdrawn and inserted records
+    listing_order: Literal["newest_first", "oldest_first", "unordered"] = "newest_first"
+    full_crawl_every_days: int = Field(default=7, ge=0)
     # politeness
     download_delay_s: float = Field(default=0.0, ge=0)
     # a source that does not answer within this is retried, then reported failed

@@ -9,6 +9,9 @@ a day's publications add) rewriting only the mirror files whose bytes change, an
 figures come from the crawl logs: pages_fetched (200 answers) and pages_not_modified (304
 revalidations) per source, the same counts the run summary shows. The mirror serves ETag / Last-Modified, so a crawler that sends
 conditional requests is answered 304 for every unchanged page.
+A second scenario appends the new records at the end of the lists instead, with the sources
+configured `listing_order = "oldest_first"`: that crawl must not stop at the first known page,
+and `every_new_record_brought` says whether it brought them all.
 Writes bench/results/incremental.json.
 """
 
@@ -78,9 +81,10 @@ def sync_changed(src: Path, dst: Path) -> dict[str, int]:
     return {"files_changed": changed, "files_added": added, "files_unchanged": same}
 
 
-def add_new_records(s: Any) -> int:
-    """About 1 % more records, newest first on the lists (as the sources publish); returns how
-    many. Every later row moves down, so the pages after the first change too."""
+def add_new_records(s: Any, newest_first: bool = True) -> int:
+    """About 1 % more records, newest first on the lists (as most sources publish; every later
+    row moves down, so the pages after the first change too) or appended at the end (an
+    oldest-first list); returns how many."""
     lengths = {k: len(v) for k, v in s.rows.items()}
     before = sum(lengths.values())
     wanted = max(1, round(before * NEW_SHARE))
@@ -92,14 +96,16 @@ def add_new_records(s: Any) -> int:
         turn += 1
     for source, n in lengths.items():
         rows = s.rows[source]
-        rows[:] = rows[n:][::-1] + rows[:n]
+        if newest_first:
+            rows[:] = rows[n:][::-1] + rows[:n]
     return sum(len(v) for v in s.rows.values()) - before
 
 
-def city_config(work: Path, mirror: Path) -> Path:
+def city_config(work: Path, mirror: Path, listing_order: str = "newest_first") -> Path:
     text = (REPO / "cities" / "demo.toml").read_text(encoding="utf-8")
     text = re.sub(r'(?m)^dir = ".*"$', f"dir = {json.dumps(str(mirror))}", text)
     text = re.sub(r"(?m)^min_rows = \d+$", "min_rows = 0", text)
+    text = re.sub(r"(?m)^(kind = .*)$", rf'\1\nlisting_order = "{listing_order}"', text)
     folder = work / "cities"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "demo.toml").write_text(text, encoding="utf-8")
@@ -123,35 +129,27 @@ def crawl(root: Path, run_id: str) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def scenario(work: Path, agencies: int, seed: int, newest_first: bool) -> dict[str, Any]:
+    """A full crawl, 1 % new records, an incremental crawl: pages fetched and rows brought."""
     from agencywatch.mirror.synth import _Synth
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agencies", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "aw-bench")
-    parser.add_argument("--results", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    if argv is None:
-        ensure_bytecode_cache("bench.incremental")
-    warm_imports()
-    work = args.work / "incremental"
     if work.exists():
         shutil.rmtree(work)
     mirror, staging, root = work / "mirror", work / "staging", work / "root"
-    s = _Synth(args.agencies, args.seed, date.fromisoformat(AS_OF))
+    s = _Synth(agencies, seed, date.fromisoformat(AS_OF))
     s.populate()
     s.finish()
     write_mirror(mirror, s)
-    os.environ["AGENCYWATCH_CITIES_DIR"] = str(city_config(work, mirror))
+    order = "newest_first" if newest_first else "oldest_first"
+    os.environ["AGENCYWATCH_CITIES_DIR"] = str(city_config(work, mirror, order))
     first = crawl(root, "bench-first")
-    new_records = add_new_records(s)
+    new_records = add_new_records(s, newest_first)
     write_mirror(staging, s)
     synced = sync_changed(staging, mirror)
     second = crawl(root, "bench-incremental")
     fetched_again = second["pages_fetched"]  # 200 answers; 304 revalidations are counted apart
-    figures = {
-        "agencies": args.agencies,
+    return {
+        "listing_order": order,
         "new_records": new_records,
         "mirror_files": synced,
         "first_crawl": first,
@@ -164,7 +162,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if first["pages_fetched"]
         else None,
         "incremental_detected": second["pages_not_modified"] > 0,
+        "new_records_brought": second["rows"] - first["rows"],
+        "every_new_record_brought": second["rows"] - first["rows"] == new_records,
     }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agencies", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "aw-bench")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if argv is None:
+        ensure_bytecode_cache("bench.incremental")
+    warm_imports()
+    newest = scenario(args.work / "incremental", args.agencies, args.seed, newest_first=True)
+    oldest = scenario(args.work / "incremental-oldest", args.agencies, args.seed, False)
+    figures = {"agencies": args.agencies, **newest, "oldest_first_appended": oldest}
     write_result("incremental", figures, args.results)
     return figures
 

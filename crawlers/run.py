@@ -48,7 +48,9 @@ def crawl_source(
         if source.kind == "manual":
             outcome = _import_inbox(city, source, paths, tmp)
         else:
-            outcome = _crawl_in_child(city, source, fetch_base, tmp, cache, previous)
+            last_log = _read_json(paths.raw / f"{source.id}.crawl.json")
+            known = previous if may_stop_early(source, last_log, started_at) else None
+            outcome = _crawl_in_child(city, source, fetch_base, tmp, cache, known)
             _fill_from_previous(outcome, tmp, previous)
         log = _settle(source, paths, outcome, tmp, started_at)
         (commit if log["status"] == "ok" else discard)(cache)
@@ -63,6 +65,21 @@ def crawl_source(
 def cache_dir(paths: CityPaths, source: Source) -> Path:
     """data/<city>/httpcache/<source_id>/: validators and bodies of the source's pages."""
     return paths.data / "httpcache" / source.id
+
+
+def may_stop_early(source: Source, last_log: dict[str, Any], now: str) -> bool:
+    """Whether this crawl may stop at a page of known records.
+
+    Only a listing that puts new records first can stop there without missing any; and even
+    such a listing is crawled in full every `full_crawl_every_days`, since a record withdrawn
+    from a later page, or inserted into the middle, is seen by a full crawl alone.
+    """
+    if source.listing_order != "newest_first" or source.full_crawl_every_days == 0:
+        return False
+    last_full = last_log.get("last_full_crawl_at")
+    if not last_full:
+        return False
+    return _age(last_full, now) < timedelta(days=source.full_crawl_every_days)
 
 
 def _fill_from_previous(outcome: dict, output: Path, previous: Path) -> None:
@@ -208,9 +225,12 @@ def _settle(source: Source, paths: CityPaths, outcome: dict, tmp: Path, started_
     status, message = _verdict(source, outcome)
     finished_at = utc_now()
     last_success_at = previous.get("last_success_at")
+    last_full_crawl_at = previous.get("last_full_crawl_at")
+    full_crawl = not outcome.get("stopped_at_known_page")
     if status == "ok":
         os.replace(tmp, final)
         last_success_at = finished_at
+        last_full_crawl_at = finished_at if full_crawl else last_full_crawl_at
     elif final.exists():
         last_success_at = last_success_at or _mtime_iso(final)
         if _age(last_success_at, finished_at) <= timedelta(days=source.max_stale_days):
@@ -228,6 +248,8 @@ def _settle(source: Source, paths: CityPaths, outcome: dict, tmp: Path, started_
         "finished_at": finished_at,
         "message": message,
         "last_success_at": last_success_at,
+        "full_crawl": full_crawl,
+        "last_full_crawl_at": last_full_crawl_at,
     }
 
 

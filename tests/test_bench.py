@@ -195,6 +195,9 @@ def test_incremental_benchmark_reports_pages_fetched(tmp_path: Path) -> None:
     assert doc["new_records"] > 0
     assert doc["pages_fetched_full"] > 0
     assert {"pages_fetched_incremental", "pages_not_modified_incremental"} <= set(doc)
+    assert doc["every_new_record_brought"], doc["new_records_brought"]
+    appended = doc["oldest_first_appended"]
+    assert appended["new_records"] > 0 and appended["every_new_record_brought"], appended
 
 
 def test_report_lists_every_budget(tmp_path: Path) -> None:

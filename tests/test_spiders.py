@@ -49,6 +49,14 @@ SOURCES = {
         next_page_xpath = "//a[normalize-space(text())='下一页']/@href"
         min_rows = 3
     """,
+    "penalties_oldest": """
+        record_type = "penalty"
+        kind = "html_table"
+        url = "/credit/list_1.html"
+        table_selector = "table.list"
+        next_page_xpath = "//a[normalize-space(text())='下一页']/@href"
+        listing_order = "oldest_first"
+    """,
     "dishonest": """
         record_type = "dishonest_debtor"
         kind = "json_api"
@@ -423,6 +431,46 @@ def test_second_crawl_only_revalidates_and_keeps_the_raw_file(city: City, server
     assert (paths.raw / "penalties.jsonl").read_bytes() == raw_before
     index = json.loads((paths.data / "httpcache" / "penalties" / "index.json").read_text("utf-8"))
     assert all(url.startswith(CANONICAL) for url in index)
+
+
+def test_oldest_first_listing_is_revalidated_page_by_page(city: City, server, tmp_path) -> None:
+    """New records of an oldest-first list arrive on its last pages: no early stop there."""
+    paths = CityPaths(root=tmp_path, city="fixture")
+    first = crawl_source(city, city.source("penalties_oldest"), paths, server[0])
+    second = crawl_source(city, city.source("penalties_oldest"), paths, server[0])
+    assert first["status"] == second["status"] == "ok"
+    assert second["pages_not_modified"] == first["pages_fetched"] == 2
+    assert "only known records" not in second["message"]
+    assert second["full_crawl"] and second["rows"] == first["rows"]
+
+
+def test_newest_first_listing_is_crawled_in_full_when_a_full_crawl_is_due(
+    city: City, server, tmp_path
+) -> None:
+    paths = CityPaths(root=tmp_path, city="fixture")
+    crawl_source(city, city.source("penalties"), paths, server[0])
+    log_path = paths.raw / "penalties.crawl.json"
+    log = json.loads(log_path.read_text("utf-8"))
+    log["last_full_crawl_at"] = "2000-01-01T00:00:00Z"
+    log_path.write_text(json.dumps(log), encoding="utf-8")
+    again = crawl_source(city, city.source("penalties"), paths, server[0])
+    assert again["full_crawl"] and again["pages_not_modified"] == 2
+    assert "only known records" not in again["message"]
+    assert again["last_full_crawl_at"] == again["finished_at"]
+
+
+def test_may_stop_early_only_for_a_recent_full_crawl_of_a_newest_first_list(city: City) -> None:
+    from crawlers.run import may_stop_early
+
+    now = "2026-11-22T00:00:00Z"
+    recent = {"last_full_crawl_at": "2026-11-20T00:00:00Z"}
+    newest = city.source("penalties")
+    assert may_stop_early(newest, recent, now)
+    assert not may_stop_early(newest, {}, now)  # never crawled in full
+    assert not may_stop_early(newest, {"last_full_crawl_at": "2026-11-01T00:00:00Z"}, now)
+    assert not may_stop_early(city.source("penalties_oldest"), recent, now)
+    always_full = newest.model_copy(update={"full_crawl_every_days": 0})
+    assert not may_stop_early(always_full, recent, now)
 
 
 def test_merge_keeps_the_records_of_pages_not_fetched() -> None:
