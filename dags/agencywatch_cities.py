@@ -31,19 +31,16 @@ import pendulum
 from airflow.sdk import DAG, Asset, TriggerRule, chain, dag, get_current_context, task, teardown
 from airflow.sdk.configuration import conf
 
+from agencywatch.schedule import ASSET_GROUP, release_asset_name, release_asset_uri, task_defaults
+
 CITIES_DIR = Path(__file__).resolve().parent.parent / "cities"
 START = (2026, 1, 1)
-RELEASE_URI = "x-agencywatch://release/{city}"  # "x-" schemes are kept as written by Airflow
 POOL_SLOTS = 1  # one crawl at a time per host: politeness holds across workers and cities
 
 TASK_DEFAULTS: dict[str, Any] = {
-    "owner": "agencywatch",
-    "retries": 2,
+    **task_defaults(execution_timeout=timedelta(hours=2)),
     # The first delay is Airflow's [core] default_task_retry_delay (5 min unless the deployment
     # says otherwise); each retry waits twice as long as the one before (a multiplier in 3.x).
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(hours=1),
-    "execution_timeout": timedelta(hours=2),
     # Stated explicitly: Airflow 3.3 otherwise gives mapped tasks (the crawls) a fixed 5-minute
     # first delay whatever default_task_retry_delay says.
     "retry_delay": timedelta(seconds=conf.getint("core", "default_task_retry_delay", fallback=300)),
@@ -58,9 +55,7 @@ def city_configs(cities_dir: Path = CITIES_DIR) -> list[dict[str, Any]]:
 
 def release_asset(slug: str) -> Asset:
     """The Asset a city's publish task updates: its newest release and live site."""
-    return Asset(
-        name=f"agencywatch_release_{slug}", uri=RELEASE_URI.format(city=slug), group="agencywatch"
-    )
+    return Asset(name=release_asset_name(slug), uri=release_asset_uri(slug), group=ASSET_GROUP)
 
 
 def source_pool(city: dict[str, Any], source: dict[str, Any]) -> str:

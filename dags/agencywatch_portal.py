@@ -16,17 +16,12 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Asset, AssetAny, chain, dag, get_current_context, task
 
+from agencywatch.schedule import ASSET_GROUP, release_asset_name, release_asset_uri, task_defaults
+
 CITIES_DIR = Path(__file__).resolve().parent.parent / "cities"
-RELEASE_URI = "x-agencywatch://release/{city}"  # the same Assets the city DAGs update
 PORTAL_KEY = "province"  # failure reports go to data/province/failures/
 
-TASK_DEFAULTS: dict[str, Any] = {
-    "owner": "agencywatch",
-    "retries": 2,
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(hours=1),
-    "execution_timeout": timedelta(minutes=30),
-}
+TASK_DEFAULTS: dict[str, Any] = task_defaults(execution_timeout=timedelta(minutes=30))
 
 
 def city_slugs(cities_dir: Path = CITIES_DIR) -> list[str]:
@@ -37,9 +32,8 @@ def city_slugs(cities_dir: Path = CITIES_DIR) -> list[str]:
 
 
 def release_asset(slug: str) -> Asset:
-    return Asset(
-        name=f"agencywatch_release_{slug}", uri=RELEASE_URI.format(city=slug), group="agencywatch"
-    )
+    """The same Asset the city DAG's publish task updates (agencywatch.schedule)."""
+    return Asset(name=release_asset_name(slug), uri=release_asset_uri(slug), group=ASSET_GROUP)
 
 
 def report_failure(context: dict[str, Any]) -> None:
