@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agencywatch import fingerprint
 from agencywatch.config import City, load_city
 from agencywatch.paths import CityPaths, city_paths
 
@@ -145,39 +146,72 @@ def _crawl_groups(cfg: City, mirrored: bool) -> list[list[str]]:
 
 
 def validate_raw(city: str, run_id: str, root: str | None = None) -> dict[str, Any]:
-    """The raw gate: a broken page or layout change stops the run here."""
+    """The raw gate: a broken page or layout change stops the run here.
+
+    Skipped when the raw files, the config and the code are those of the last run it passed:
+    its gate results are reused (and the stage record names that run).
+    """
     from expectations.gate import check_raw
 
     cfg, paths = _context(city, root)
     timing: dict[str, float] = {}
     with _timed(timing, "seconds"):
-        results = check_raw(cfg, paths)
-    out = _record(paths, run_id, "validate_raw", {"gates": results, **timing})
+        inputs = _raw_inputs(cfg, paths, "validate_raw")
+        cached, why = _reusable(paths, "validate_raw", inputs)
+        results = cached["result"]["gates"] if cached else check_raw(cfg, paths)
+    out = _record(paths, run_id, "validate_raw",
+                  {"gates": results, **timing, **_reuse_note(cached, why)})  # fmt: skip
     _raise_failed(results)
+    if cached is None:
+        gate_files = [paths.gates / f"{g['name']}.json" for g in results]
+        fingerprint.remember(paths, "validate_raw", inputs, run_id, {"gates": results}, gate_files)
     return out
 
 
+def _raw_inputs(cfg: City, paths: CityPaths, stage: str) -> dict[str, Any]:
+    """What the raw gate and normalize read: each source's raw file, the config, the code."""
+    raw = {s.id: fingerprint.file_digest(paths.raw / f"{s.id}.jsonl") for s in cfg.sources}
+    return {"stage": stage, "code": fingerprint.code_digest(),
+            "config": fingerprint.config_digest(cfg), "raw": raw}  # fmt: skip
+
+
+def _reusable(
+    paths: CityPaths, stage: str, inputs: dict[str, Any]
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The last successful run's record of stage if it had these inputs (and why not, if not);
+    a stage that must run loses its record first, so a run that fails half-way leaves none."""
+    cached, why = fingerprint.reusable(paths, stage, inputs)
+    if cached is None:
+        fingerprint.forget(paths, stage)
+    return cached, why
+
+
+def _reuse_note(cached: dict[str, Any] | None, why: list[str]) -> dict[str, Any]:
+    """What the stage record says: reused from which run, or which inputs made it run."""
+    return {"reused_from": cached["run_id"]} if cached else {"ran_because": why}
+
+
 def build(city: str, run_id: str, as_of: str, root: str | None = None) -> dict[str, Any]:
-    """normalize → resolve → clean gate → score → score gate → release circuit breaker."""
-    from expectations.gate import GateFailed, check_clean, check_scores
-    from transforms import normalize, resolve, score
+    """normalize → resolve → clean gate → score → score gate → release circuit breaker.
+
+    normalize → clean gate ("prepare") and score → score gate ("score") are each skipped when
+    their inputs are those of their last successful run; `reused` says, per part, from which
+    run or why it ran. The breaker always runs: it compares with whichever release is live now.
+    """
+    from expectations.gate import GateFailed
     from transforms.breaker import check_release
 
     cfg, paths = _context(city, root)
     timings: dict[str, float] = {}
-    out: dict[str, Any] = {"timings_s": timings, "gates": []}
+    out: dict[str, Any] = {"timings_s": timings, "gates": [], "reused": {}}
     try:
-        with _timed(timings, "normalize"):
-            out["normalize"] = normalize.run(cfg, paths)
-        with _timed(timings, "resolve"):
-            out["resolve"] = resolve.run(cfg, paths)
-        with _timed(timings, "validate"):
-            out["gates"].append(check_clean(cfg, paths))
+        prepared, out["reused"]["prepare"] = _prepared(cfg, paths, run_id, timings)
+        out.update(normalize=prepared["normalize"], resolve=prepared["resolve"])
+        out["gates"] += prepared["gates"]
         _raise_failed(out["gates"])
-        with _timed(timings, "score"):
-            out["score"] = score.run(cfg, paths, date.fromisoformat(as_of))
-        with _timed(timings, "validate"):
-            out["gates"].append(check_scores(cfg, paths))
+        scored, out["reused"]["score"] = _scored(cfg, paths, run_id, as_of, timings)
+        out["score"] = scored["score"]
+        out["gates"] += scored["gates"]
         _raise_failed(out["gates"])
         with _timed(timings, "validate"):  # a release that moves too much waits for a person
             out["gates"].append(check_release(cfg, paths, as_of))
@@ -186,6 +220,79 @@ def build(city: str, run_id: str, as_of: str, root: str | None = None) -> dict[s
         _record(paths, run_id, "build", out)
         raise
     return _record(paths, run_id, "build", out)
+
+
+def _prepared(
+    cfg: City, paths: CityPaths, run_id: str, timings: dict[str, float]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """normalize → resolve → clean gate, or the record of the last run with the same inputs.
+
+    Resolve also reads what it wrote last time (first-seen dates, withdrawn records); on the
+    same clean tables it gives the same result again, and the reuse check makes sure those
+    files are still the ones the recorded run wrote.
+    """
+    from expectations.gate import check_clean
+    from transforms import normalize, resolve
+
+    with _timed(timings, "normalize"):
+        inputs = _raw_inputs(cfg, paths, "prepare")
+        cached, why = _reusable(paths, "prepare", inputs)
+    if cached is not None:
+        return cached["result"], _reuse_note(cached, why)
+    result: dict[str, Any] = {}
+    with _timed(timings, "normalize"):
+        result["normalize"] = normalize.run(cfg, paths)
+    with _timed(timings, "resolve"):
+        result["resolve"] = resolve.run(cfg, paths)
+    with _timed(timings, "validate"):
+        result["gates"] = [check_clean(cfg, paths)]
+    if result["gates"][0]["success"]:
+        fingerprint.remember(paths, "prepare", inputs, run_id, result, _prepared_files(paths))
+    return result, _reuse_note(None, why)
+
+
+def _prepared_files(paths: CityPaths) -> list[Path]:
+    """Everything normalize, resolve and the clean gate write."""
+    resolved = [paths.resolved / f"{name}.parquet" for name in RESOLVED_TABLES]
+    records = fingerprint.files_in(paths.resolved / "records", "*.parquet")
+    clean = fingerprint.files_in(paths.clean, "*.parquet")
+    return [*clean, paths.quarantine, *resolved, *records, paths.gates / "clean.json"]
+
+
+RESOLVED_TABLES = ("agencies", "events", "unlinked", "candidates", "corrections_applied")
+
+
+def _scored(
+    cfg: City, paths: CityPaths, run_id: str, as_of: str, timings: dict[str, float]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """score → score gate, or the record of the last run with the same inputs and run date."""
+    from expectations.gate import check_scores
+    from transforms import score
+
+    with _timed(timings, "score"):
+        inputs = _score_inputs(cfg, paths, as_of)
+        cached, why = _reusable(paths, "score", inputs)
+    if cached is not None:
+        return cached["result"], _reuse_note(cached, why)
+    result: dict[str, Any] = {}
+    with _timed(timings, "score"):
+        result["score"] = score.run(cfg, paths, date.fromisoformat(as_of))
+    with _timed(timings, "validate"):
+        result["gates"] = [check_scores(cfg, paths)]
+    if result["gates"][0]["success"]:
+        written = [paths.scored / "scores.parquet", paths.scored / "reasons.parquet",
+                   paths.resolved / "related.parquet", paths.gates / "scores.json"]  # fmt: skip
+        fingerprint.remember(paths, "score", inputs, run_id, result, written)
+    return result, _reuse_note(None, why)
+
+
+def _score_inputs(cfg: City, paths: CityPaths, as_of: str) -> dict[str, Any]:
+    """What the scorer reads: the resolved agencies, events and records, and the run date."""
+    read = [paths.resolved / "agencies.parquet", paths.resolved / "events.parquet",
+            *fingerprint.files_in(paths.resolved / "records", "*.parquet")]  # fmt: skip
+    return {"stage": "score", "code": fingerprint.code_digest(), "as_of": as_of,
+            "config": fingerprint.config_digest(cfg),
+            "files": fingerprint.files_digests(read, paths.data)}  # fmt: skip
 
 
 def _raise_failed(gates: list[dict[str, Any]]) -> None:
@@ -197,13 +304,42 @@ def _raise_failed(gates: list[dict[str, Any]]) -> None:
 
 
 def release(city: str, run_id: str, as_of: str, root: str | None = None) -> dict[str, Any]:
+    """The dated release; skipped when its inputs (scores, resolved tables, earlier releases,
+    config, code, run date) are those of the last release written and its files are intact."""
     from transforms import release as release_stage
 
     cfg, paths = _context(city, root)
     timing: dict[str, float] = {}
     with _timed(timing, "seconds"):
-        release_dir = release_stage.run(cfg, paths, date.fromisoformat(as_of))
-    return _record(paths, run_id, "release", {"release": str(release_dir), **timing})
+        inputs = _release_inputs(cfg, paths, as_of)
+        cached, why = _reusable(paths, "release", inputs)
+        if cached is None:
+            release_stage.run(cfg, paths, date.fromisoformat(as_of))
+        else:  # another city's release may have changed the shared index since
+            release_stage.write_index(paths.root / "releases")
+    release_dir = paths.release(as_of)
+    if cached is None:
+        written = fingerprint.files_in(release_dir) + fingerprint.files_in(
+            paths.releases / "feeds", "*.atom"
+        )
+        fingerprint.remember(paths, "release", inputs, run_id, {}, written)
+    return _record(paths, run_id, "release",
+                   {"release": str(release_dir), **timing, **_reuse_note(cached, why)})  # fmt: skip
+
+
+def _release_inputs(cfg: City, paths: CityPaths, as_of: str) -> dict[str, Any]:
+    """The tables a release is made of and the releases before it (changes, history, chain)."""
+    from transforms.changes import release_folders
+
+    read = [paths.resolved / "agencies.parquet", paths.resolved / "events.parquet",
+            paths.scored / "scores.parquet", paths.scored / "reasons.parquet"]  # fmt: skip
+    earlier = {
+        f.name: fingerprint.file_digest(f / "manifest.json")
+        for f in release_folders(paths.releases, before=as_of)
+    }
+    return {"stage": "release", "code": fingerprint.code_digest(), "as_of": as_of,
+            "config": fingerprint.config_digest(cfg), "earlier": earlier,
+            "files": fingerprint.files_digests(read, paths.data)}  # fmt: skip
 
 
 def render(city: str, run_id: str, root: str | None = None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import argparse
 import cProfile
 import hashlib
 import io
+import json
 import os
 import pstats
 import shutil
@@ -150,6 +151,20 @@ def changes(before: dict[str, tuple], after: dict[str, tuple]) -> dict[str, Any]
     }
 
 
+def reused_stages(root: Path, slugs: list[str], run_id: str) -> dict[str, int]:
+    """How many cities reused each skippable stage (agencywatch/fingerprint.py) in the run."""
+    counts = {"validate_raw": 0, "prepare": 0, "score": 0, "release": 0}
+    for slug in slugs:
+        work = root / "data" / slug / "work" / run_id
+        records = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in work.glob("*.json")}
+        notes = {"validate_raw": records.get("validate_raw", {}),
+                 "release": records.get("release", {}),
+                 **records.get("build", {}).get("reused", {})}  # fmt: skip
+        for stage in counts:
+            counts[stage] += "reused_from" in notes.get(stage, {})
+    return counts
+
+
 def profile_city(root: Path, slug: str, top: int = 30) -> dict[str, Any]:
     """cProfile of one city's stages after the crawl: where the time goes, by function."""
     os.environ["AGENCYWATCH_CITIES_DIR"] = str(root / "cities")
@@ -217,6 +232,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "full_seconds": full["seconds"], "rerun_seconds": again["seconds"],
             "rerun_share_of_full": share,
             "stage_seconds_summed_over_cities": again["stage_seconds_summed_over_cities"],
+            "cpu_seconds": again["cpu_seconds"],
+            "stages_reused": reused_stages(root, made["cities"], "bench-rerun"),
             **changed,
             "budgets": {"rerun_share_of_full": budget(share, RERUN_SHARE),
                         "files_rewritten": budget(changed["files_rewritten"], 0)},

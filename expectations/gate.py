@@ -35,6 +35,19 @@ RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLE
 # one that advertises collection anyway is blacklisted (DESIGN.md, "Lists").
 UNSCORABLE_LISTS = ("not_rated", "blacklist")
 
+# Expectation arguments that name columns, and the expectations that look at the column set.
+COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
+WHOLE_TABLE = ("expect_table_column", "expect_table_columns")
+
+# Columns the checks across tables (with_agency_exists, with_score_checks, with_agency_scored)
+# read besides those the suites name.
+CHECK_INPUTS: dict[str, tuple[str, ...]] = {
+    "resolved/events.parquet": ("agency_id",),
+    "resolved/agencies.parquet": ("agency_id",),
+    "scored/scores.parquet": ("agency_id", "score", "list"),
+    "scored/reasons.parquet": ("agency_id", "evidence"),
+}
+
 # How each expectation's `expected` reads in a gate report; filled from the expectation's kwargs.
 EXPECTED_TEMPLATES: dict[str, str] = {
     "expect_table_row_count_to_be_between": "{min_value}–{max_value}",
@@ -76,31 +89,54 @@ def check_raw(city: City, paths: CityPaths) -> list[dict[str, Any]]:
     Single dirty records pass (the `mostly` tolerances): normalize quarantines those. A source
     with no raw file has nothing to check; its crawl log already says why.
     """
-    from transforms.labels import canonical_frame, read_raw
+    from transforms import labels, rawfile
 
     results = []
     for source in city.sources:
         raw_file = paths.raw / f"{source.id}.jsonl"
         if not raw_file.exists():
             continue
-        unreadable: list[dict[str, Any]] = []
-        frame = canonical_frame(read_raw(raw_file, unreadable), source.record_type, city)
-        params = {"min_rows": source.min_rows, "max_rows": source.max_rows}
+        table = rawfile.load(raw_file, rawfile.parsed_dir(paths))  # normalize reads it back
         suites = _load_suites(f"raw_{source.record_type}")
-        if frame.empty:  # no rows: the row-count bounds decide, not columns nobody could fill
+        checked = [c for suite in suites for c in _suite_columns(suite)]
+        frame = labels.canonical_table(table, source.record_type, city, columns=checked).frame
+        frame = _as_objects(frame)  # Python's regular expressions, as the suites were written for
+        params = {"min_rows": source.min_rows, "max_rows": source.max_rows}
+        if len(frame) == 0:  # no rows: the row-count bounds decide, not columns nobody could fill
             frame = frame.reindex(columns=[*frame.columns, *_missing_columns(suites, frame)])
-        result = _gate(f"raw_{source.id}", [(s, _blank_as_null(frame)) for s in suites], params)
+        checks = [(s, _blank_as_null(_suite_frame(s, frame))) for s in suites]
+        result = _gate(f"raw_{source.id}", checks, params)
         # New or renamed labels are the first thing to look at when a layout check fails.
         result["statistics"]["unmapped_labels"] = list(frame.attrs.get("unmapped_labels", []))
-        result["statistics"]["unreadable_lines"] = len(unreadable)
+        result["statistics"]["unreadable_lines"] = len(table.unreadable)
         results.append(_write(paths, result))
     return results
 
 
 def _missing_columns(suites: list[Any], frame: pd.DataFrame) -> list[str]:
     """Columns the suites check that the frame lacks, in a stable order."""
-    wanted = [getattr(e, "column", None) for suite in suites for e in suite.expectations]
-    return list(dict.fromkeys(c for c in wanted if c and c not in frame.columns))
+    wanted = [c for suite in suites for c in _suite_columns(suite)]
+    return list(dict.fromkeys(c for c in wanted if c not in frame.columns))
+
+
+def _suite_columns(suite: Any) -> list[str]:
+    """The columns a suite's expectations name, in order of first mention."""
+    named: list[str] = []
+    for expectation in suite.expectations:
+        for key in COLUMN_KWARGS:
+            value = getattr(expectation, key, None)
+            named += value if isinstance(value, list) else [value] if value else []
+    return list(dict.fromkeys(named))
+
+
+def _suite_frame(suite: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """Only the columns the suite checks: GX fingerprints and scans every column it is given.
+
+    A suite that looks at the table's column set as a whole gets every column.
+    """
+    if any(e.expectation_type.startswith(WHOLE_TABLE) for e in suite.expectations):
+        return frame
+    return frame[[c for c in _suite_columns(suite) if c in frame.columns]]
 
 
 def check_clean(city: City, paths: CityPaths) -> dict[str, Any]:
@@ -118,7 +154,7 @@ def check_scores(city: City, paths: CityPaths) -> dict[str, Any]:
     tables["scored/scores.parquet"] = with_score_checks(scores, reasons)
     tables["scored/reasons.parquet"] = with_agency_scored(reasons, scores)
     params = {
-        "agency_count": len(_agencies(paths)),
+        "agency_count": _agency_count(paths),
         "method_versions": [city.scoring.method_version],
     }
     return _write(paths, _gate("scores", _pairs("scores", tables), params))
@@ -158,7 +194,8 @@ def _gate(
     """One gate result from validating each (suite, frame) pair."""
     failed: list[dict[str, Any]] = []
     stats = {"evaluated_expectations": 0, "successful_expectations": 0, "rows": {}}
-    for suite, frame in checks:
+    for suite, whole in checks:
+        frame = _suite_frame(suite, whole)
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
         run = batch.validate(suite, result_format=RESULT_FORMAT, expectation_parameters=params)
         failed += [_failure(r) for r in run.results if not r.success]
@@ -216,24 +253,69 @@ def _json_safe(value: Any) -> Any:
 # --- files -----------------------------------------------------------------------------------
 
 
+def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Arrow-backed text columns as Python objects (None where missing), attrs kept.
+
+    On Arrow-backed text pandas would run GX's regular expressions in RE2, whose `$` and `\\s`
+    differ from Python's.
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.StringDtype):
+            values = frame[column].astype(object)
+            out[column] = values.where(values.notna(), None)
+    return out
+
+
 def _blank_as_null(frame: pd.DataFrame) -> pd.DataFrame:
-    """An empty cell is a missing value to a not-null check, whatever the source wrote."""
-    return frame.replace(r"^\s*$", None, regex=True)
+    """An empty cell is a missing value to a not-null check, whatever the source wrote.
+
+    A cell is blank when it is text made of white space only (what `^\\s*$` matches), decided
+    once per distinct value of each text column; other cells stay as they are.
+    """
+    import pandas as pd
+
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        blank = _blank_text(values)
+        out[column] = values.where(~blank, None) if blank.any() else values
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _blank_text(values: pd.Series) -> pd.Series:
+    """Which cells are strings of white space only (str.isspace is the regex's \\s)."""
+    import numpy as np
+    import pandas as pd
+
+    if values.dtype != object and not isinstance(values.dtype, pd.StringDtype):
+        return pd.Series(False, index=values.index)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    blank = np.array([isinstance(u, str) and not u.strip() for u in uniques] + [False])
+    return pd.Series(blank[codes], index=values.index)
 
 
 def _tables(paths: CityPaths, gate: str) -> dict[str, pd.DataFrame]:
+    """Each suite's table, with only the columns its suite and the checks across tables read."""
     import pandas as pd
+    import pyarrow.parquet as pq
 
-    return {
-        s.meta["table"]: pd.read_parquet(paths.data / s.meta["table"]) for s in _load_suites(gate)
-    }
+    tables = {}
+    for suite in _load_suites(gate):
+        path = paths.data / suite.meta["table"]
+        wanted = {*_suite_columns(suite), *CHECK_INPUTS.get(suite.meta["table"], ())}
+        columns = [c for c in pq.read_schema(path).names if c in wanted]
+        tables[suite.meta["table"]] = pd.read_parquet(path, columns=columns)
+    return tables
 
 
-def _agencies(paths: CityPaths) -> pd.DataFrame:
-    """resolved/agencies.parquet: the entities every later table must refer to."""
-    import pandas as pd
+def _agency_count(paths: CityPaths) -> int:
+    """Rows of resolved/agencies.parquet: the entities every later table must refer to."""
+    import pyarrow.parquet as pq
 
-    return pd.read_parquet(paths.resolved / "agencies.parquet")
+    return pq.ParquetFile(paths.resolved / "agencies.parquet").metadata.num_rows
 
 
 def _pairs(gate: str, tables: dict[str, pd.DataFrame]) -> list[tuple[Any, pd.DataFrame]]:

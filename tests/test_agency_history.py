@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agencywatch.paths import CityPaths
-from transforms import render
+from transforms import render_model as render
 
 HEADER = "agency_id,name,score,list,list_reason_code,list_reason_zh,list_reason_en,method_version,as_of\n"
 

@@ -143,6 +143,7 @@ def test_rerun_benchmark_counts_files_rewritten(bench_run: tuple[Path, Path]) ->
     assert doc["files_before"] > 0
     assert {"files_rewritten", "files_content_changed", "rerun_share_of_full"} <= set(doc)
     assert {"rerun_share_of_full", "files_rewritten"} <= set(doc["budgets"])
+    assert set(doc["stages_reused"]) == {"validate_raw", "prepare", "score", "release"}
 
 
 @pytest.mark.slow
@@ -157,6 +158,7 @@ def test_render_comparison_renders_the_same_pages_on_both_sides(
         render_vs_hugo.main(["--work", str(work), "--results", str(results)])
     doc = result(results, "render_hugo")
     assert doc["ours"]["agency_pages"] == 60
+    assert doc["ours_whole_site"]["agency_pages"] == 120  # both languages
     assert "hugo_over_ours" in doc["budgets"]
     if doc.get("hugo_all_cores"):
         assert doc["hugo_all_cores"]["agency_pages"] == doc["ours"]["agency_pages"]

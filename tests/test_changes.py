@@ -126,3 +126,72 @@ def test_changes_page_names_the_exit_with_its_reason(site: tuple[list[Path], Pat
     for href in hrefs(build / "changes.html"):
         if href.startswith(("downloads/", "feeds/", "agency/")):
             assert (build / href.split("#")[0]).is_file(), href
+
+
+def _reference_changes(previous, current, as_of, since) -> list[tuple]:
+    """The rules row by row, as the first version computed them (the spec of changes_table)."""
+    from transforms.changes import AGENCY_COLUMNS, change_reasons
+
+    def by_id(df):
+        if df is None or df.empty:
+            return {}
+        df = df.reindex(columns=AGENCY_COLUMNS)
+        return {str(r["agency_id"]): r for r in
+                df.astype(object).where(df.notna(), None).to_dict("records")}  # fmt: skip
+
+    before, after = by_id(previous), by_id(current)
+    gone = change_reasons().get("not_in_release", {})
+    out = []
+    for aid in sorted(before.keys() | after.keys()):
+        b, a = before.get(aid), after.get(aid)
+        code = a["list_reason_code"] if a else "not_in_release"
+        zh = a["list_reason_zh"] if a else gone.get("zh")
+        name = (a or b)["name"]
+        was, now = (b or {}).get("list"), (a or {}).get("list")
+        facts = (as_of, since, aid, name, was, now, (b or {}).get("score"),
+                 (a or {}).get("score"), code, zh)  # fmt: skip
+        if b is None:
+            out.append((*facts, "agency", "ADD", now, None))
+        elif a is None:
+            out.append((*facts, "agency", "DEL", was, None))
+        else:
+            what = [w for k, w in (("list", "list"), ("score", "score"),
+                                   ("list_reason_code", "reason")) if b[k] != a[k]]  # fmt: skip
+            if what:
+                out.append((*facts, "agency", "MOD", now, ";".join(what)))
+        if was != now:
+            out += [(*facts, "list", "DEL", was, None)] if was is not None else []
+            out += [(*facts, "list", "ADD", now, None)] if now is not None else []
+    return out
+
+
+def test_changes_table_follows_the_row_by_row_rules() -> None:
+    import random
+
+    rng = random.Random(5)
+
+    def frame(ids: list[str]) -> pd.DataFrame:
+        pick = rng.choice
+        return pd.DataFrame({
+            "agency_id": ids,
+            "name": [pick(["甲", "乙", None, "=x"]) for _ in ids],
+            "list": [pick(["blacklist", "warning", "whitelist", None]) for _ in ids],
+            "score": pd.array([pick([None, 55.0, 92.5, 100.0]) for _ in ids], dtype="float64"),
+            "list_reason_code": [pick(["a", "b", None]) for _ in ids],
+            "list_reason_zh": [pick(["甲", None]) for _ in ids],
+        })  # fmt: skip
+
+    columns = ["as_of", "since", "agency_id", "name", "list_before", "list_after",
+               "score_before", "score_after", "list_reason_code", "list_reason_zh", "scope",
+               "change", "list", "what_changed"]  # fmt: skip
+    for _ in range(200):
+        pool = [f"id{i}" for i in range(rng.randint(0, 10))]
+        previous = (
+            frame(rng.sample(pool, rng.randint(0, len(pool)))) if rng.random() < 0.9 else None
+        )
+        current = frame(rng.sample(pool, rng.randint(0, len(pool))))
+        since = rng.choice([None, "2026-11-01"])
+        got = changes_table(previous, current, "2026-11-02", since)[columns]
+        got = got.astype(object).where(got.notna(), None)
+        rows = [tuple(r) for r in got.itertuples(index=False)]
+        assert rows == _reference_changes(previous, current, "2026-11-02", since)

@@ -1,7 +1,7 @@
 """The validation gates: each passes clean data and stops the failure it exists for.
 
 Frames are built here with canonical columns (the contract of transforms.labels); the raw gate's
-own label mapping is exercised with the real canonical_frame when it is importable.
+own label mapping is exercised with the real canonical_table when it is importable.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from agencywatch.config import RECORD_TYPES, City, load_city
 from agencywatch.paths import CityPaths
 from expectations import gate
 from expectations.gate import GateFailed, check_clean, check_raw, check_scores
+from transforms.labels import Canonical
+from transforms.rawfile import RawTable
 
 GATE_KEYS = {"name", "success", "failed_expectations", "statistics"}
 FAILURE_KEYS = {"expectation", "column", "expected", "observed", "unexpected_examples"}
@@ -42,10 +44,10 @@ def paths(tmp_path: Path) -> CityPaths:
 def passthrough_labels(monkeypatch: pytest.MonkeyPatch) -> None:
     """Raw fields already carry canonical names, so the gate sees exactly what the test wrote."""
 
-    def canonical_frame(items: list[dict], record_type: str, city: City) -> pd.DataFrame:
-        return pd.DataFrame([item["fields"] for item in items], dtype="str")
+    def canonical_table(table: RawTable, record_type: str, city: City, **_: object) -> Canonical:
+        return Canonical(table.fields.astype("str"))
 
-    monkeypatch.setattr("transforms.labels.canonical_frame", canonical_frame)
+    monkeypatch.setattr("transforms.labels.canonical_table", canonical_table)
 
 
 def write_raw(paths: CityPaths, source_id: str, record_type: str, rows: list[dict]) -> None:
@@ -152,7 +154,7 @@ def test_raw_gate_skips_sources_without_raw_file(demo, paths, passthrough_labels
     assert [r["name"] for r in check_raw(demo, paths)] == ["raw_penalties"]
 
 
-def test_raw_gate_reads_source_labels_through_canonical_frame(demo, paths):
+def test_raw_gate_reads_source_labels_through_canonical_table(demo, paths):
     """With the real label table: 双公示 Chinese labels reach the suite as canonical columns."""
     rows = [
         {
@@ -346,3 +348,34 @@ def test_raw_gate_names_the_labels_a_redesigned_page_introduced(demo, paths):
     [result] = check_raw(demo, paths)
     assert ("expect_column_to_exist", "name") in failed_expectations(result)
     assert "当事人全称" in result["statistics"]["unmapped_labels"]
+
+
+# --- what the gates hand Great Expectations ---------------------------------------------------
+
+
+def test_blank_as_null_is_the_regex_it_replaces():
+    """Blank text becomes missing as `replace(r"^\\s*$", None, regex=True)` would make it."""
+    cells = ["", " ", "\t\n", "\u3000", "\x1c", "\u200b", " a ", "a\n", "无", None, "0"]
+    frame = pd.DataFrame(
+        {
+            "text": pd.Series(cells, dtype=object),
+            "arrow": pd.Series(cells, dtype="str"),
+            "number": [1.0] * len(cells),
+            "flag": [True] * len(cells),
+        }
+    )
+    expected = frame.replace(r"^\s*$", None, regex=True)
+    pd.testing.assert_frame_equal(gate._blank_as_null(frame), expected)
+
+
+def test_each_suite_sees_only_the_columns_it_checks():
+    [suite] = gate._load_suites("raw_penalty")
+    frame = pd.DataFrame({"name": ["x"], "uscc": ["y"], "place": ["z"], "url": ["u"]})
+    assert list(gate._suite_frame(suite, frame).columns) == ["name", "uscc"]
+    assert gate._suite_columns(suite) == ["name", "uscc", "decision_no"]
+
+
+def test_raw_gate_hands_its_parse_to_normalize(demo, paths, passthrough_labels):
+    write_raw(paths, "penalties", "penalty", penalty_rows(25))
+    check_raw(demo, paths)
+    assert (paths.data / "work" / "parsed" / "penalties.parquet").exists()

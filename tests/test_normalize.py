@@ -7,6 +7,7 @@ or a deliberately broken check character; phone numbers use the fictional area c
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ import pytest
 
 from agencywatch.config import RECORD_TYPES, Source, parse_city
 from agencywatch.paths import CityPaths
-from transforms import normalize
+from transforms import normalize, rawfile
 from transforms.labels import (
     RawFileError,
     canonical,
@@ -524,3 +525,65 @@ def test_every_label_of_the_demo_mirror_maps_to_a_column() -> None:
         fields = [{"fields": f} for _, f in file_records(page.read_bytes(), reader)]
         assert fields, source.id
         assert unmapped_labels(fields, source.record_type, city) == {}, source.id
+
+
+# --- parsed once: the raw gate's hand-over ----------------------------------------------------
+
+
+def test_a_rerun_reads_the_handover_and_writes_the_same(stage, monkeypatch):
+    paths, summary, tables, quarantine = stage
+    handed_over = {p.stem for p in (paths.data / "work" / "parsed").glob("*.parquet")}
+    assert {"penalties", "filings"} <= handed_over  # filings has an unreadable line
+    parsed: list[str] = []
+    real_parse = rawfile.parse_raw
+    monkeypatch.setattr(
+        rawfile, "parse_raw", lambda p, d=None: parsed.append(p.stem) or real_parse(p, d)
+    )
+    assert normalize.run(make_city(), paths) == summary
+    # sources with a number among their values are parsed line by line each time
+    assert sorted(parsed) == ["complaints", "dishonest"]
+    assert not handed_over & set(parsed)
+    for rt in RECORD_TYPES:
+        pd.testing.assert_frame_equal(pd.read_parquet(paths.clean / f"{rt}.parquet"), tables[rt])
+    again = [json.loads(line) for line in paths.quarantine.read_text("utf-8").splitlines()]
+    assert again == quarantine  # quarantined items are read back from their raw lines
+
+
+def test_a_changed_raw_file_is_parsed_again(tmp_path):
+    paths = CityPaths(root=tmp_path, city="testcity")
+    write_raw(paths)
+    normalize.run(make_city(), paths)
+    raw = paths.raw / "penalties.jsonl"
+    raw.write_text(
+        raw.read_text("utf-8").replace("测市监罚〔2024〕13号", "测市监罚〔2024〕99号"), "utf-8"
+    )
+    normalize.run(make_city(), paths)
+    penalties = pd.read_parquet(paths.clean / "penalty.parquet")
+    assert "测市监罚〔2024〕99号" in set(penalties["decision_no"])
+    assert "测市监罚〔2024〕13号" not in set(penalties["decision_no"])
+
+
+def test_arrow_sort_orders_as_pandas_does():
+    rng = random.Random(3)
+    pool = [
+        "",
+        "a",
+        "b",
+        "ab",
+        "B",
+        "é",
+        "中",
+        "中文",
+        "Z",
+        None,
+        "a\x00",
+        "\U0001f600",
+        "ｚ",
+        float("nan"),
+    ]
+    for _ in range(200):
+        n = rng.randint(0, 40)
+        columns = {c: pd.Series([rng.choice(pool) for _ in range(n)], dtype=object) for c in "wxyz"}
+        frame = pd.DataFrame(columns).set_axis(rng.sample(range(1000), n))
+        expected = frame.sort_values(list("wxyz"), kind="stable", na_position="last")
+        assert normalize._sorted(frame, list("wxyz")).index.tolist() == expected.index.tolist()

@@ -7,17 +7,22 @@ masking checks the check digit and the birth date, not the place), the mobiles a
 from __future__ import annotations
 
 import json
+import random
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from stdnum.cn import ric
 
 from agencywatch.config import RECORD_TYPES, parse_city
 from agencywatch.paths import CityPaths
 from transforms import normalize
-from transforms.privacy import mask_text, masked_items
+from transforms.privacy import _MAY_HOLD_NUMBER, mask_text, masked_items, masked_table
+from transforms.rawfile import parse_raw, table_from_items
 
 
 def fictional_id(birth: str = "19800101", seq: str = "123") -> str:
@@ -72,6 +77,16 @@ def test_masked_items_walk_every_field_and_keep_the_rest() -> None:
     assert out["url"] == "u"
     assert PERSON_ID not in json.dumps(out) and MOBILE not in json.dumps(out)
     assert item["fields"]["电话"] == [MOBILE]  # the input is not changed in place
+
+
+def test_a_mobile_written_as_a_json_number_is_masked_too() -> None:
+    item = {"record_type": "complaint", "fields": {"投诉人电话": int(MOBILE), "金额": 12000,
+                                                   "比例": 0.5, "是": True}}  # fmt: skip
+    [out] = masked_items([item])
+    assert out["fields"]["投诉人电话"] == MOBILE[:3] + "****" + MOBILE[-4:]
+    assert out["fields"]["金额"] == 12000 and out["fields"]["比例"] == 0.5
+    assert out["fields"]["是"] is True
+    assert masked_items([{"fields": {"x": float(MOBILE)}}])[0]["fields"]["x"] != float(MOBILE)
 
 
 # --- end to end through normalize -----------------------------------------------------------
@@ -163,3 +178,60 @@ def test_company_phones_survive_normalize(normalized: CityPaths) -> None:
     phones = pd.read_parquet(normalized.clean / "phone.parquet")
     assert {"059967087966", AGENCY_MOBILE} <= set(phones["number"])  # reported by complaint
     assert HOTLINE in all_text(normalized)
+
+
+# --- whole parsed files ----------------------------------------------------------------------
+
+
+def random_items(seed: int, nested: bool, count: int = 300) -> list[dict]:
+    """Items of the two record types with an exempt number field, and one without, carrying
+    personal numbers, company numbers and plain text in every label (some not text at all)."""
+    rng = random.Random(seed)
+    pieces = [PERSON_ID, PERSON_ID_X.lower(), MOBILE, "+86 139-1234-5678", "１３９１２３４５６７８",
+              LANDLINE, HOTLINE, USCC_DIGITS, "91320322MABLP2X24R", "订单号 213912345678901",
+              "测试", "  ", "无", "2025-07-10", "１２３"]  # fmt: skip
+    labels = {"complaint": ["phone", "title", "sn"], "phone": ["联系电话", "备注", "名称"],
+              "penalty": ["违法事实", "行政相对人名称", "联系电话"]}  # fmt: skip
+    items = []
+    for n in range(count):
+        record_type = rng.choice([*labels, None])
+        fields: dict[str, object] = {}
+        for label in labels.get(record_type or "penalty", []):
+            if rng.random() < 0.8:
+                fields[label] = "，".join(rng.choice(pieces) for _ in range(rng.randint(1, 3)))
+        if nested and rng.random() < 0.05:
+            fields["当事人"] = [MOBILE, {"电话": MOBILE, "n": 13912345678}]
+        items.append(
+            {"source_id": "s", "record_type": record_type, "place": str(n), "fields": fields}
+        )
+    return items
+
+
+@pytest.mark.parametrize(("seed", "nested"), [(1, False), (2, False), (3, True)])
+def test_masked_table_masks_as_masked_items_does(tmp_path: Path, seed: int, nested: bool) -> None:
+    items = random_items(seed, nested)
+    expected = table_from_items(masked_items(items)).fields
+    parsed = parse_raw(write_items(tmp_path, items))
+    assert (parsed.items is None) == (not nested)  # the pyarrow path for plain text
+    for table in (table_from_items(items), parsed):
+        got = masked_table(table).fields
+        assert list(got.columns) == list(expected.columns)
+        for label in expected:
+            assert got[label].astype(object).where(got[label].notna(), None).tolist() == (
+                expected[label].tolist()
+            ), label
+
+
+def write_items(tmp_path: Path, items: list[dict]) -> Path:
+    path = tmp_path / "s.jsonl"
+    text = "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_digit_filter_lets_every_python_digit_through() -> None:
+    """The pyarrow filter in front of the masking must see every digit Python's \\d matches."""
+    digits = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isdecimal()]
+    runs = pa.array([d * 17 for d in digits])
+    assert pc.all(pc.match_substring_regex(runs, _MAY_HOLD_NUMBER)).as_py()
+    assert pc.all(pc.match_substring_regex(pa.array(["13912345678"]), _MAY_HOLD_NUMBER)).as_py()

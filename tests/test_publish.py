@@ -157,3 +157,19 @@ def test_sigkill_at_random_points_leaves_the_live_site_old_or_new(tmp_path: Path
     publish.run(last, public / "demo", releases / "2026-11-01")  # leftovers do not block it
     assert consistent(live_state(public / "demo"))
     assert not list(public.glob(".demo.publish-*"))
+
+
+def test_republishing_the_live_build_changes_no_link(tmp_path: Path) -> None:
+    builds, live = tmp_path / "public" / ".builds", tmp_path / "public" / "demo"
+    release = tmp_path / "releases" / "demo" / "2026-11-22"
+    release.mkdir(parents=True)
+    build = make_build(builds, "demo-2026-11-22-aaaa", "page")
+    publish.run(build, live, release)
+    links = [live, build / publish.RELEASE_LINK]
+    before = [(os.lstat(p).st_ino, os.lstat(p).st_mtime_ns) for p in links]
+    publish.run(build, live, release)
+    assert [(os.lstat(p).st_ino, os.lstat(p).st_mtime_ns) for p in links] == before
+    newer = tmp_path / "releases" / "demo" / "2026-11-23"
+    newer.mkdir()
+    publish.run(build, live, newer)  # a link whose target changes is still swapped
+    assert (live / publish.RELEASE_LINK).resolve() == newer.resolve()

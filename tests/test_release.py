@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agencywatch.config import City, Source
 from agencywatch.paths import CityPaths
@@ -430,3 +432,75 @@ def test_no_csv_cell_of_a_chain_starts_like_a_formula(tmp_path: Path) -> None:
                             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
                             seen_inert += cell.startswith("'=HYPERLINK")
     assert seen_inert >= 3  # the name in agencies, changes of the first and the last release
+
+
+def _stats_of(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def test_rerun_with_the_same_inputs_writes_no_file(
+    released: tuple[City, CityPaths, Path],
+) -> None:
+    city, paths, out = released
+    index, feeds = paths.root / "releases" / "index.json", paths.releases / "feeds"
+    before = (_stats_of(out), _stats_of(feeds), index.stat().st_ino, index.stat().st_mtime_ns)
+    release.run(city, paths, AS_OF)
+    after = (_stats_of(out), _stats_of(feeds), index.stat().st_ino, index.stat().st_mtime_ns)
+    assert after == before
+
+
+def test_rerun_with_a_changed_table_rewrites_only_the_files_that_change(
+    released: tuple[City, CityPaths, Path],
+) -> None:
+    city, paths, out = released
+    before, old_bytes = _stats_of(out), _bytes_of(out)
+    events = pd.read_parquet(paths.resolved / "events.parquet")
+    events["summary_en"] = events["summary_en"] + " (amended)"
+    events.to_parquet(paths.resolved / "events.parquet", index=False)
+    release.run(city, paths, AS_OF)
+    after, new_bytes = _stats_of(out), _bytes_of(out)
+    changed = {n for n in new_bytes if new_bytes[n] != old_bytes[n]}
+    assert {"events.csv", "events.parquet", "manifest.json", release.SUMS} <= changed
+    assert {n for n in after if after[n] != before[n]} == changed  # the rest keep inode, mtime
+
+
+def _pandas_csv(df: pd.DataFrame) -> bytes:
+    """The writer before it was vectorized: inert per cell, then pandas' to_csv."""
+    from transforms import csvsafe
+
+    out = df.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
+            out[col] = out[col].map(csvsafe.inert, na_action="ignore")
+    return out.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+
+
+CELL = st.text(alphabet=st.sampled_from(list("a中é ,\"\n\r\t=+-@'0.x\u2028")), max_size=6)
+
+
+@given(
+    texts=st.lists(st.one_of(st.none(), CELL), min_size=0, max_size=12),
+    numbers=st.lists(
+        st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)), max_size=12
+    ),
+)
+@settings(max_examples=150, deadline=None)
+def test_fast_csv_is_byte_identical_to_pandas_and_as_inert(texts, numbers) -> None:
+    from transforms import csvsafe
+
+    n = min(len(texts), len(numbers))
+    texts, numbers = texts[:n], numbers[:n]
+    flags = [None if t is None else len(t) % 2 == 0 for t in texts]
+    df = pd.DataFrame(
+        {
+            "name": pd.array(texts, dtype="string"),
+            "str": pd.array(texts, dtype="str"),
+            "obj": pd.Series(texts, dtype=object),
+            "fine": pd.array(numbers, dtype="float64"),
+            "ok": pd.array(flags, dtype="boolean"),
+            'odd,"head': pd.array(texts, dtype="str"),
+        }
+    )
+    assert csvsafe.csv_bytes(df) == _pandas_csv(df)
+    assert csvsafe.csv_bytes(df[["name", "fine"]]) == _pandas_csv(df[["name", "fine"]])
+    assert csvsafe.csv_bytes(df[["name"]]) == _pandas_csv(df[["name"]])

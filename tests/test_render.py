@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
+import markupsafe
 import pandas as pd
 import pytest
 
+from agencywatch import fingerprint
 from agencywatch.config import City
 from agencywatch.paths import CityPaths
 from tests.test_release import AS_OF, fictional_city, write_inputs
-from transforms import release, render
+from transforms import release, render, render_env
 
 SITE = Path(render.__file__).resolve().parents[1] / "site"
 RUN = {
@@ -314,3 +318,180 @@ def test_portal_lists_each_city_with_counts_and_release(built) -> None:
     assert release_dir.name in text and ">7<" in text and "被检查拦截" in text
     assert (paths.root / "public" / "_static" / "style.css").is_file()
     assert "Blocked by a check" in (paths.root / "public" / "index.en.html").read_text("utf-8")
+
+
+# --- the same pages, faster: the specialised environment and the model --------------------------
+
+
+def pages_and_contexts(
+    city: City, paths: CityPaths, release_dir: Path, lang: render.Language
+) -> tuple[dict, list[tuple[str, str, dict]]]:
+    """The site model and every page's (target, template, context) in one language."""
+    model = render.site_model(city, paths, release_dir, RUN)
+    model.update(release.site_model(release_dir))
+    pages = render.site_pages(city, paths, RUN, model)
+    model["site_pages"] = {target for target, _, _ in pages}
+    out = [(t, tpl, {**model, **extra, **render.page_context(lang, t)}) for t, tpl, extra in pages]
+    for a in model["agencies"]:
+        target = f"agency/{a['agency_id']}/index.html"
+        out.append((target, "agency.html", {**model, "a": a, **render.page_context(lang, target),
+                                            "page": "agency"}))  # fmt: skip
+    return model, out
+
+
+@pytest.mark.parametrize("lang", render.LANGUAGES, ids=lambda lang: lang.locale)
+def test_the_site_environment_prints_what_plain_jinja2_i18n_prints(
+    built, lang: render.Language
+) -> None:
+    """Every page and evidence snippet, byte for byte, against Jinja2's own i18n extension
+    (newstyle gettext per call, label()/loc() globals, macros called every time)."""
+    city, paths, release_dir, _ = built
+    labels = render.site_labels()
+    fast = render.site_environment(lang, labels)
+    plain = render.environment(lang)
+    plain.globals.update(
+        label=lambda kind, key: render._label(labels, kind, key, lang.index),
+        loc=lambda row, field: render._localized(row, field, lang),
+        site_data=functools.partial(
+            render.site_data_json, plain, render.script_labels(labels, lang.index)
+        ),
+    )
+    model, pages = pages_and_contexts(city, paths, release_dir, lang)
+    events = [e for a in model["agencies"] for e in a["events"]]
+    assert events
+    snippets = render.evidence_snippets(fast, events)
+    assert snippets == [plain.get_template("evidence.html").render(e=e) for e in events]
+    for e, snippet in zip(events, snippets, strict=True):
+        e["evidence_html"] = snippet
+    for target, template, ctx in pages:
+        expected = plain.get_template(template).render(ctx)
+        assert fast.get_template(template).render(ctx) == expected, target
+        assert render._render_shared(fast.get_template(template), {**fast.globals, **ctx}) == (
+            expected.encode()
+        )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "plain", "<script>&'\"", "名称<b>", markupsafe.Markup("<b>ok</b>"), 42, 1.5, None, True],
+)
+def test_escape_text_is_markupsafe_escape(value: object) -> None:
+    assert render_env.escape_text(value) == str(markupsafe.escape(value))
+
+
+def test_evidence_snippets_escape_their_data() -> None:
+    env = render.site_environment(render.LANGUAGES[1], render.site_labels())
+    evil = "<script>alert(1)</script>"
+    event = {"href": None, "source_title": evil, "url": evil, "fetched_on": evil,
+             "sha_prefix": evil, "record_id": evil}  # fmt: skip
+    (snippet,) = render.evidence_snippets(env, [event])
+    assert "<script>" not in snippet and snippet.count("&lt;script&gt;") == 5
+    assert str(markupsafe.escape(snippet)) == snippet  # inserted as it is, not escaped twice
+
+
+def test_release_files_are_linked_not_copied(built) -> None:
+    _, _, release_dir, build = built
+    for name in ("agencies.csv", "manifest.json"):
+        site_copy = build / "downloads" / release_dir.name / name
+        assert site_copy.stat().st_ino == (release_dir / name).stat().st_ino
+
+
+def test_a_translation_keeps_escaping_its_values() -> None:
+    env = render.site_environment(render.LANGUAGES[0], render.site_labels())
+    page = env.from_string('{{ _("抓取于 %(date)s", date=d) }}|{{ _("x %%") }}').render(d="<b>")
+    assert page == "抓取于 &lt;b&gt;|x %"
+
+
+def test_agency_pages_rendered_in_worker_processes_are_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render, "AGENCIES_PER_TASK", 1)  # three agencies, three tasks
+    builds = []
+    for workers in (1, 2):
+        city, paths = fictional_city(), CityPaths(root=tmp_path / f"w{workers}", city="demo")
+        write_inputs(paths)
+        builds.append(render.run(city, paths, release.run(city, paths, AS_OF), RUN, workers))
+    assert builds[0].name == builds[1].name  # the name is the digest of every file's bytes
+    assert sorted(p.relative_to(builds[0]) for p in builds[0].rglob("*")) == sorted(
+        p.relative_to(builds[1]) for p in builds[1].rglob("*")
+    )
+
+
+# --- a render whose inputs did not change renders nothing ---------------------------------------
+
+
+def files_under(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file, folder and link under folder: (mtime_ns, inode)."""
+    out = {}
+    for dirpath, dirs, files in os.walk(folder):
+        for name in [*dirs, *files]:
+            st = (Path(dirpath) / name).lstat()
+            out[str((Path(dirpath) / name).relative_to(folder))] = (st.st_mtime_ns, st.st_ino)
+    return out
+
+
+def test_same_inputs_return_the_build_and_write_nothing(built) -> None:
+    city, paths, release_dir, build = built
+    before = files_under(paths.public)
+    volatile = {**RUN, "run_id": "another run", "timings_s": {"render": 9.9}, "peak_rss_mb": 1}
+    volatile["sources"] = {k: {**v, "pages_fetched": 99} for k, v in RUN["sources"].items()}
+    assert render.run(city, paths, release_dir, volatile) == build
+    assert files_under(paths.public) == before  # not a file written, touched or added
+
+
+def change_a_gate(paths: CityPaths) -> str:
+    gates = paths.data / "gates"
+    gates.mkdir(parents=True, exist_ok=True)
+    (gates / "raw_penalties.json").write_text('{"name": "raw_penalties", "success": false}')
+    return "raw_penalties"
+
+
+def change_a_candidate(paths: CityPaths) -> str:
+    candidates = pd.DataFrame(
+        {"record_id": ["penalties:X9"], "record_type": ["penalty"], "name": ["甲乙商务咨询"],
+         "agency_id": ["91990000MA00000001"], "agency_name": ["甲乙商务咨询有限公司"],
+         "similarity": [91.0], "unlinked_reason": ["no_match"]}
+    )  # fmt: skip
+    paths.resolved.mkdir(parents=True, exist_ok=True)
+    candidates.to_parquet(paths.resolved / "candidates.parquet", index=False)
+    return "penalties:X9"
+
+
+@pytest.mark.parametrize(
+    ("change", "page"),
+    [(change_a_gate, "quality.html"), (change_a_candidate, "agency/91990000MA00000001/index.html")],
+)
+def test_a_changed_input_renders_a_new_build(built, change, page: str) -> None:
+    city, paths, release_dir, build = built
+    shown = change(paths)
+    again = render.run(city, paths, release_dir, RUN)
+    assert again != build and again.is_dir()
+    assert shown in (again / page).read_text(encoding="utf-8")
+    assert shown not in (build / page).read_text(encoding="utf-8")
+
+
+def test_a_changed_source_status_renders_a_new_build(built) -> None:
+    city, paths, release_dir, build = built
+    run = {"sources": {**RUN["sources"], "penalties": {"status": "blocked", "rows": 7}}}
+    again = render.run(city, paths, release_dir, run)
+    assert again != build
+    assert "status-blocked" in (again / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_build_removed_since_is_rendered_again(built) -> None:
+    import shutil
+
+    city, paths, release_dir, build = built
+    shutil.rmtree(build)
+    assert render.run(city, paths, release_dir, RUN) == build
+    assert (build / "index.html").is_file()
+
+
+def test_reuse_can_be_turned_off(built, monkeypatch: pytest.MonkeyPatch) -> None:
+    city, paths, release_dir, build = built
+    stamp = (build / "index.html").stat().st_mtime_ns
+    monkeypatch.setenv(fingerprint.REUSE_ENV, "0")
+    assert render.run(city, paths, release_dir, RUN) == build  # same bytes: the same folder
+    record = json.loads(fingerprint.record_path(paths, render.STAGE).read_text("utf-8"))
+    assert record["result"]["build"] == build.name
+    assert (build / "index.html").stat().st_mtime_ns == stamp  # the staging copy was dropped

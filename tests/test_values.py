@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -305,3 +308,103 @@ def test_parsers_return_or_raise_value_error(parser, text):
         assert str(e), "a refusal must say why"
     else:
         assert result is None or isinstance(result, str | float | tuple)
+
+
+# --- whole columns: the fast paths agree with the per-value parsers ---------------------------
+
+
+def test_map_unique_lines_up_results_and_errors_around_refusals():
+    series = pd.Series(["2024-3-5", "bad", None, "worse", "2024-3-6", "bad", "a;b"])
+    parsed, errors = v.map_unique(series, v.parse_date)
+    assert parsed.tolist() == ["2024-03-05", None, None, None, "2024-03-06", None, None]
+    assert [e is not None for e in errors] == [False, True, False, True, False, True, True]
+    assert "'worse'" in errors[3]
+    lists = v.map_unique(pd.Series(["a;b", "c；d", "a;b"]), v.split_list)[0]
+    assert lists.tolist() == [["a", "b"], ["c", "d"], ["a", "b"]]  # lists stay cells
+
+
+TEXTS = st.one_of(
+    st.none(),
+    st.sampled_from(["无", " N/A ", "——", "null", "暂 无", "测试市甲乙商务咨询有限公司",
+                     "ＡＢＣ有限公司", "91320322MABLP2X24R", "9132 0322-mablp2x24r", "ﬁve ﬁ", "x\x1cy",
+                     "甲\u3000乙", "\u00a8\u00a8\u00a8\u00a8\u00a8", "Straße", "〔2024〕12号"]),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TEXTS, max_size=30))
+def test_column_cleaners_agree_with_the_per_value_ones(cells):
+    series = pd.Series(cells, dtype=object)
+    assert v.clean_texts(series).tolist() == [v.clean_text(c) for c in cells]
+    assert v.display_texts(series).tolist() == [v.display_text(c) for c in cells]
+    assert v.clean_usccs(series).tolist() == [v.clean_uscc(c) for c in cells]
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS)
+def test_clean_text_short_cut_agrees_with_the_marker_rule(text):
+    """clean_text skips the marker test for long text without spaces; the rule it stands for:"""
+    if text is None:
+        return
+    cleaned = unicodedata.normalize("NFKC", text).strip()
+    marker = re.sub(r"\s+", "", cleaned).casefold() in v._empty_markers()
+    assert v.clean_text(text) == (None if marker else cleaned)
+    if not marker:
+        assert v.display_text(text) == re.sub(r"\s+", " ", text).strip()
+
+
+def class_chars(spec: str) -> list[str]:
+    """The characters of an RE2 class body written as \\xNN / \\x{NNNN} and ranges of them."""
+    tokens = re.findall(r"\\x\{?([0-9a-fA-F]+)\}?(?:-\\x\{?([0-9a-fA-F]+)\}?)?", spec)
+    assert re.sub(r"\\x\{?[0-9a-fA-F]+\}?(?:-\\x\{?[0-9a-fA-F]+\}?)?", "", spec) == ""
+    return [chr(c) for a, b in tokens for c in range(int(a, 16), int(b or a, 16) + 1)]
+
+
+def test_plain_characters_are_their_own_nfkc_form_and_no_space():
+    """The character classes the column fast paths trust, checked against unicodedata."""
+    for c in class_chars(v._OWN_NFKC):
+        assert unicodedata.normalize("NFKC", c) == c and not c.isspace(), hex(ord(c))
+    for c in class_chars(v._FULL_WIDTH):
+        folded = unicodedata.normalize("NFKC", c)
+        assert len(folded) == 1 and not folded.isspace() and not c.isspace(), hex(ord(c))
+
+
+PHONE_CELLS = st.one_of(
+    TEXTS,
+    st.sampled_from(["059965482543", "(0599)68712189", "0599-68712189", "13805990001",
+                     "8613805990001", "008613805990001", "+86 138 0599 0001", "0599-6123 4567",
+                     "13805990001；0599-61234567", "400-123-4567", "0599-61234567转8", "----",
+                     "１３８０５９９０００１", "0086599612345678", "1380599000", "(0)"]),
+    st.text(alphabet="0123456789()-+ ;x", max_size=16),
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(PHONE_CELLS, max_size=30))
+def test_phone_numbers_agree_with_split_and_normalize(cells):
+    def numbers(cell):
+        found = []
+        for part in v.split_phones(cell):
+            try:
+                number = v.normalize_phone(part)
+            except ValueError:
+                continue
+            found += [number] if number else []
+        return found
+
+    series = pd.Series(cells, dtype=object)
+    assert v.phone_numbers(series).tolist() == [numbers(c) for c in cells]
+    assert v.phone_numbers(series.astype("str")).tolist() == [numbers(c) for c in cells]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(TEXTS, st.sampled_from(["暴力催收", "爆通讯录", "騷擾", "其他"])), max_size=30
+    )
+)
+def test_enum_values_agree_with_enum_value(cells):
+    series = pd.Series(cells, dtype=object)
+    for table in ("complaint_category", "registration_status"):
+        assert v.enum_values(series, table).tolist() == [v.enum_value(c, table) for c in cells]

@@ -9,7 +9,7 @@ clock, so the same releases always give the same bytes.
 
 from __future__ import annotations
 
-import os
+import io
 import re
 import tomllib
 import xml.etree.ElementTree as ET
@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from agencywatch.config import City
+from agencywatch.fingerprint import write_if_changed
 from transforms.changes import release_folders
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -52,7 +53,7 @@ def feed_files() -> list[dict[str, str | None]]:
 
 def write_feeds(city: City, city_releases: Path) -> list[Path]:
     """releases/<city>/feeds/*.atom from every release's changes table."""
-    rows = list_changes(city_releases)
+    rows = list_changes(city_releases, limit=MAX_ENTRIES)
     releases = [p.name for p in release_folders(city_releases)]
     latest = releases[-1] if releases else None
     out = city_releases / FEEDS_DIR
@@ -67,8 +68,12 @@ def write_feeds(city: City, city_releases: Path) -> list[Path]:
     return written
 
 
-def list_changes(city_releases: Path) -> list[dict[str, Any]]:
-    """Entries into and exits from lists across all releases, newest release first."""
+def list_changes(city_releases: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """Entries into and exits from lists across all releases, newest release first.
+
+    With `limit`, only the rows a feed of that many entries can show: the first `limit` of
+    all, and the first `limit` of each list (a first release lists every agency).
+    """
     frames = [
         pd.read_parquet(folder / "changes.parquet")
         for folder in release_folders(city_releases)
@@ -83,6 +88,9 @@ def list_changes(city_releases: Path) -> list[dict[str, Any]]:
         ascending=[False, True, True, True],
         kind="mergesort",
     )
+    if limit is not None:
+        first = pd.Series(range(len(df)), index=df.index) < limit
+        df = df[first.to_numpy() | (df.groupby("list", sort=False).cumcount() < limit).to_numpy()]
     return df.astype(object).where(df.notna(), None).to_dict("records")
 
 
@@ -172,9 +180,10 @@ def _text(parent: ET.Element, tag: str, text: str, attrs: dict[str, str] | None 
 
 
 def _write_xml(feed: ET.Element, path: Path) -> Path:
+    """The feed's file, written only when its bytes change: readers poll it with If-Modified-Since."""
     tree = ET.ElementTree(feed)
     ET.indent(tree)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tree.write(tmp, encoding="utf-8", xml_declaration=True)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    tree.write(buffer, encoding="utf-8", xml_declaration=True)
+    write_if_changed(path, buffer.getvalue())
     return path

@@ -14,24 +14,22 @@ import re
 import tomllib
 import unicodedata
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from agencywatch.config import City
+from transforms.rawfile import PROVENANCE as PROVENANCE
+from transforms.rawfile import RawFileError as RawFileError
+from transforms.rawfile import RawTable, table_from_items
+from transforms.rawfile import read_raw as read_raw
 from transforms.values import LOOKUPS, clean_texts, unify_brackets
-
-PROVENANCE = ("source_id", "record_type", "url", "fetched_at", "content_sha256", "place")
 
 _LABEL_NOISE = re.compile(r"[\s_\-‐‑–—―]+")
 _BRACKETED = re.compile(r"\(([^()]*)\)")
-
-
-class RawFileError(ValueError):
-    """A raw JSONL file with a line that is not a raw item; names the file and line."""
 
 
 def normalize_label(label: str) -> str:
@@ -118,8 +116,29 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
+def _provenance(values: pd.Series) -> pd.Series:
+    """A provenance column as it travels to the clean tables: Arrow-backed text stays so (it
+    is only carried, sorted and written), anything else becomes Python objects."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.copy()
+    return _objects(values)
+
+
+def _objects(values: pd.Series) -> pd.Series:
+    """A column as Python objects, None where missing (Arrow-backed text included)."""
+    obj = values.astype(object)
+    return obj.where(obj.notna(), None)
+
+
 def _text_column(values: pd.Series) -> pd.Series:
-    """A raw column as str-or-None (JSON numbers and epoch dates become their digits)."""
+    """A raw column as str-or-None (JSON numbers and epoch dates become their digits).
+
+    Arrow-backed text (parsed crawler output) stays Arrow-backed, missing cells as NaN: the
+    parsers take it value by value all the same, and text that is only carried goes to the
+    clean table without a round trip through Python objects.
+    """
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.copy()
     obj = values.astype(object)
     if pd.api.types.infer_dtype(obj, skipna=True) in ("string", "empty"):
         return obj.where(obj.notna(), None)
@@ -131,36 +150,45 @@ def _blank(values: pd.Series) -> pd.Series:
     return clean_texts(values).isna()
 
 
-def _fields_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
-    rows = [item.get("fields") or {} for item in items]
-    return pd.DataFrame(rows, index=pd.RangeIndex(len(rows)))
-
-
 def canonical(items: list[dict[str, Any]], record_type: str, city: City | None = None) -> Canonical:
     """The raw items as canonical columns, with unmapped labels and per-row unit hints."""
+    return canonical_table(table_from_items(items), record_type, city)
+
+
+def canonical_table(
+    table: RawTable,
+    record_type: str,
+    city: City | None = None,
+    columns: Collection[str] | None = None,
+) -> Canonical:
+    """canonical() of a parsed raw file (transforms.rawfile), column by column.
+
+    With `columns`, only those canonical columns are built and provenance is left out (the
+    raw gate checks a few columns); unmapped labels are reported all the same.
+    """
     mapping = label_map(record_type, city)
-    raw = _fields_frame(items)
+    raw = table.fields
     by_column: dict[str, list[str]] = {}
     unmapped: dict[str, int] = {}
-    counts = raw.notna().sum()
     for label in raw.columns:
         column = column_for(label, mapping)
         if column is None:
-            unmapped[str(label)] = int(counts[label])
+            unmapped[str(label)] = int(raw[label].notna().sum())
         else:
             by_column.setdefault(column, []).append(label)
     ranks = _builtin_labels(record_type)[1]
-    out: dict[str, pd.Series] = {
-        name: pd.Series([item.get(name) for item in items], dtype=object) for name in PROVENANCE
-    }
-    out["record_type"] = out["record_type"].where(out["record_type"].notna(), record_type)
+    out: dict[str, pd.Series] = {}
+    if columns is None:
+        out = {name: _provenance(table.provenance[name]) for name in PROVENANCE}
+        out["record_type"] = out["record_type"].where(out["record_type"].notna(), record_type)
+    wanted = [c for c in by_column if columns is None or c in columns]
     hints: dict[str, pd.Series] = {}
-    for column in sorted(by_column, key=lambda c: (ranks.get(c, len(ranks)), c)):
+    for column in sorted(wanted, key=lambda c: (ranks.get(c, len(ranks)), c)):
         labels = sorted(by_column[column], key=lambda lb: _label_rank(lb, column, mapping))
         out[column], hint = _combine(raw, labels)
         if hint is not None:
             hints[column] = hint
-    frame = pd.DataFrame(out, index=pd.RangeIndex(len(items)))
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(table)))
     frame.attrs["unmapped_labels"] = sorted(unmapped)
     return Canonical(frame, dict(sorted(unmapped.items())), hints)
 
@@ -204,43 +232,3 @@ def unmapped_labels(
     for item in items:
         counts.update(str(label) for label in item.get("fields") or {})
     return {lb: n for lb, n in sorted(counts.items()) if column_for(lb, mapping) is None}
-
-
-def read_raw(path: Path, bad: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """The raw items of a JSONL file.
-
-    A line that is not a JSON object with `fields` raises RawFileError naming the file and line,
-    unless `bad` is given: then it is appended there as a quarantine record and reading goes on.
-    """
-    items: list[dict[str, Any]] = []
-    with Path(path).open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            item, reason = _parse_line(line)
-            if item is not None:
-                items.append(item)
-                continue
-            message = f"{path}:{number}: {reason}"
-            if bad is None:
-                raise RawFileError(message)
-            bad.append(
-                {
-                    "source_id": Path(path).name.removesuffix(".jsonl"),
-                    "place": f"{Path(path).name} line {number}",
-                    "url": None,
-                    "reason": message,
-                    "fields": {"line": line.rstrip("\n")[:2000]},
-                }
-            )
-    return items
-
-
-def _parse_line(line: str) -> tuple[dict[str, Any] | None, str]:
-    try:
-        item = json.loads(line)
-    except json.JSONDecodeError as e:
-        return None, f"malformed JSON ({e.msg} at column {e.colno})"
-    if not isinstance(item, dict) or not isinstance(item.get("fields"), dict):
-        return None, "not a raw item (a JSON object with a 'fields' object)"
-    return item, ""

@@ -16,20 +16,29 @@ content.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from agencywatch.config import RECORD_TYPES, City, Source
 from agencywatch.paths import CityPaths
+from transforms import rawfile
 from transforms import values as v
-from transforms.labels import PROVENANCE, canonical, read_raw
-from transforms.privacy import masked_items
+from transforms.labels import PROVENANCE, Canonical, canonical_table
+from transforms.privacy import masked_items, masked_table
+from transforms.rawfile import RawTable, table_from_items
+
+ItemsAt = Callable[[list[int]], list[dict[str, Any]]]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "registration": (
@@ -118,8 +127,19 @@ def _typed(frame: pd.DataFrame, record_type: str) -> pd.DataFrame:
         elif column in BOOL_COLUMNS:
             out[column] = out[column].fillna(False).astype(bool)
         else:
-            out[column] = out[column].astype(object).where(out[column].notna(), None).astype("str")
+            out[column] = _text(out[column])
     return out
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """A column as pandas' str dtype, missing where None; text goes to Arrow in one step."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.na_value is np.nan:
+        return values
+    obj = values.astype(object)
+    if pd.api.types.infer_dtype(obj, skipna=True) not in ("string", "empty"):
+        return obj.where(obj.notna(), None).astype("str")
+    arrow = pa.array(obj.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    return pd.Series(pd.array(arrow, dtype="str"), index=values.index, name=values.name)
 
 
 # --- columns ----------------------------------------------------------------------------
@@ -131,6 +151,7 @@ class _Row:
     def __init__(self, index: pd.Index) -> None:
         self.problem = pd.Series(None, index=index, dtype=object)
         self.invalid_values = 0
+        self.date_errors: dict[str, pd.Series] = {}  # column → why its dates did not parse
 
     def flag(self, mask: pd.Series, reasons: pd.Series | str) -> None:
         """Record a reason for rows that have none yet (the first problem is the one reported)."""
@@ -163,13 +184,16 @@ def _column(column: str, record_type: str, raw: pd.DataFrame, hints: dict, row: 
         parsed, errors = v.map_unique_pairs(values, unit, v.parse_amount_cny)
     elif _is_date(column):
         parsed, errors = v.map_unique(values, v.parse_date)
+        row.date_errors[column] = errors
     else:
         return v.display_texts(values)
     row.invalid_values += int(errors.notna().sum())
     return parsed
 
 
-def _date_errors(raw: pd.DataFrame, column: str) -> pd.Series:
+def _date_errors(raw: pd.DataFrame, column: str, row: _Row) -> pd.Series:
+    if column in row.date_errors:
+        return row.date_errors[column]
     return v.map_unique(_get(raw, column), v.parse_date)[1]
 
 
@@ -178,7 +202,7 @@ def _base_columns(record_type: str, raw: pd.DataFrame, hints: dict, row: _Row) -
     for column in COLUMNS[record_type]:
         if column == "uscc":
             out["uscc_raw"] = v.clean_texts(_get(raw, "uscc"))
-            out["uscc"] = v.map_unique(out["uscc_raw"], v.clean_uscc)[0]
+            out["uscc"] = v.clean_usccs(out["uscc_raw"])
         elif column == "name_key":
             source = "target_name" if "target_name" in COLUMNS[record_type] else "name"
             out["name_key"] = v.name_keys(out[source])
@@ -190,7 +214,8 @@ def _base_columns(record_type: str, raw: pd.DataFrame, hints: dict, row: _Row) -
 def _require_dates(record_type: str, raw: pd.DataFrame, out: pd.DataFrame, row: _Row) -> None:
     for group in REQUIRED_DATES.get(record_type, ()):
         missing = pd.concat([out[c].isna() for c in group], axis=1).all(axis=1)
-        errors = pd.concat([_date_errors(raw, c) for c in group], axis=1).bfill(axis=1).iloc[:, 0]
+        errors = pd.concat([_date_errors(raw, c, row) for c in group], axis=1)
+        errors = errors.bfill(axis=1).iloc[:, 0]
         reason = errors.where(errors.notna(), f"no usable {' or '.join(group)}")
         row.flag(missing, reason)
 
@@ -240,7 +265,7 @@ def parse_parties(text: object) -> list[dict[str, str | None]]:
     if cleaned is None:
         return []
     parties: list[dict[str, str | None]] = []
-    for segment in re.split(v.lookups()["text"]["party_separators"], v.unify_brackets(cleaned)):
+    for segment in _party_separators().split(v.unify_brackets(cleaned)):
         role_word, sep, rest = segment.partition(":")
         if not sep:
             role_word, rest = "", segment
@@ -250,11 +275,22 @@ def parse_parties(text: object) -> list[dict[str, str | None]]:
             parties.append(
                 {
                     "name": name,
-                    "role": v.enum_value(role_word, "party_role"),
+                    "role": _party_role(role_word),
                     "uscc": v.clean_uscc(code[1]) if code and len(names) == 1 else None,
                 }
             )
     return parties
+
+
+@functools.cache
+def _party_separators() -> re.Pattern[str]:
+    return re.compile(v.lookups()["text"]["party_separators"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _party_role(role_word: str) -> str:
+    """The role a party's label says (the few labels repeat in every judgment)."""
+    return v.enum_value(role_word, "party_role")
 
 
 def _parties_json(text: object) -> str:
@@ -297,16 +333,18 @@ def _derive_dishonest(raw: pd.DataFrame, out: pd.DataFrame, source: Source, row:
     out["uscc_raw"] = out["uscc_raw"].where(~out["is_person"], None)
 
 
-def _category(issue: object, title: object) -> str:
-    """From 投诉问题 when its words say something, else from the title."""
-    if v.enum_matches(issue, "complaint_category"):
-        return v.enum_value(issue, "complaint_category")
-    return v.enum_value(title, "complaint_category")
+def _categories(issue: pd.Series, title: pd.Series) -> pd.Series:
+    """From 投诉问题 when its words say something, else from the title (each column parsed
+    once per distinct value of its own)."""
+    table = "complaint_category"
+    said = v.map_unique(issue, lambda x: v.enum_matches(x, table))[0].fillna(False)
+    from_issue = v.map_unique(issue, lambda x: v.enum_value(x, table))[0]
+    from_title = v.enum_values(title, table)
+    return from_issue.where(said.astype(bool), from_title).astype(object)
 
 
 def _derive_complaint(raw: pd.DataFrame, out: pd.DataFrame, source: Source, row: _Row) -> None:
-    issue = _get(raw, "issue")
-    out["category"] = v.map_unique_pairs(issue, out["title"], _category)[0]
+    out["category"] = _categories(_get(raw, "issue"), out["title"])
     out["platform"] = out["platform"].fillna(source.title)
 
 
@@ -339,15 +377,27 @@ def _content_hash(frame: pd.DataFrame, record_type: str) -> pd.Series:
     return v.map_unique(joined, lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest())[0]
 
 
+def _compact_key(text: str) -> str:
+    """A free-text key in one spelling: NFKC, no white space."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
 def _key(frame: pd.DataFrame, record_type: str) -> pd.Series:
     parts = [frame[c].astype(object) for c in KEYS[record_type]]
-    present = pd.concat([p.notna() for p in parts], axis=1).all(axis=1)
-    joined = parts[0].where(parts[0].notna(), "").astype(str)
+    present = np.logical_and.reduce([p.notna().to_numpy() for p in parts])
+    joined = _strings(parts[0].where(parts[0].notna(), ""))
     for part in parts[1:]:
-        joined = joined + ":" + part.where(part.notna(), "").astype(str)
+        joined = joined + ":" + _strings(part.where(part.notna(), ""))
     if record_type in ("penalty", "filing", "complaint"):  # free text: one spelling for keys
-        joined = joined.str.normalize("NFKC").str.replace(r"\s+", "", regex=True)
-    return joined.where(present & (joined != ""), None).astype(object)
+        joined = v.map_unique(joined, _compact_key)[0]
+    return joined.where(present & (joined != "").to_numpy(), None).astype(object)
+
+
+def _strings(values: pd.Series) -> pd.Series:
+    """An object column as str objects (as astype(str) writes them), without a round trip."""
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values.astype(object)
+    return values.astype(str).astype(object)
 
 
 def with_record_ids(frame: pd.DataFrame, record_type: str) -> tuple[pd.DataFrame, int]:
@@ -363,32 +413,49 @@ def with_record_ids(frame: pd.DataFrame, record_type: str) -> tuple[pd.DataFrame
     digest = pd.Series("", index=frame.index, dtype=object)
     if needs_digest.any():
         digest[needs_digest] = _content_hash(frame[needs_digest], record_type)
-    key = key.where(key.notna(), "h" + digest.str[:16])
-    ordered = frame.assign(_key=key, _digest=digest).sort_values(
-        ["_key", "_digest", "url", "place"], kind="stable", na_position="last"
-    )
+    missing = key.isna()
+    if missing.any():
+        key = key.copy()
+        key[missing] = "h" + digest[missing].str[:16]
+    ordered = _sorted(frame.assign(_key=key, _digest=digest), ["_key", "_digest", "url", "place"])
     unique = ordered.drop_duplicates(["_key", "_digest"])
     clash = unique["_key"].duplicated(keep=False)
     suffixed = unique["_key"].where(~clash, unique["_key"] + "#" + unique["_digest"].str[:8])
-    result = unique.assign(record_id=unique["source_id"].astype(str) + ":" + suffixed)
+    ids = _strings(unique["source_id"]).to_numpy() + ":" + suffixed.to_numpy(dtype=object)
+    result = unique.assign(record_id=pd.Series(ids, index=unique.index, dtype=object))
     return result.drop(columns=["_key", "_digest"]), len(ordered) - len(unique)
+
+
+def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """frame.sort_values(by, kind="stable", na_position="last"), text columns sorted by Arrow.
+
+    Arrow's stable sort orders UTF-8 bytewise, which is Python's order of str; columns that
+    are not all text go to pandas.
+    """
+    try:
+        table = pa.table({c: pa.array(frame[c], type=pa.string(), from_pandas=True) for c in by})
+    except (pa.ArrowException, UnicodeError):
+        return frame.sort_values(by, kind="stable", na_position="last")
+    order = pc.sort_indices(table, sort_keys=[(c, "ascending", "at_end") for c in by]).to_numpy()
+    return frame.take(order)
 
 
 # --- one source -------------------------------------------------------------------------
 
 
 def _quarantine_records(
-    items: list[dict[str, Any]], source: Source, problem: pd.Series
+    items_at: ItemsAt, source: Source, problem: pd.Series
 ) -> list[dict[str, Any]]:
+    rows = [int(i) for i in problem.index[problem.notna()]]
     return [
         {
-            "source_id": items[i].get("source_id") or source.id,
-            "place": items[i].get("place"),
-            "url": items[i].get("url"),
+            "source_id": item.get("source_id") or source.id,
+            "place": item.get("place"),
+            "url": item.get("url"),
             "reason": problem[i],
-            "fields": items[i].get("fields", {}),
+            "fields": item.get("fields", {}),
         }
-        for i in problem.index[problem.notna()]
+        for i, item in zip(rows, items_at(rows), strict=True)
     ]
 
 
@@ -396,9 +463,25 @@ def normalize_items(
     items: list[dict[str, Any]], source: Source, city: City | None = None
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, int]]:
     """One source's raw items → (clean rows, quarantine records, counts)."""
+    table = table_from_items(items)
+    return normalize_table(table, source, city, table.items_at)
+
+
+def normalize_table(
+    table: RawTable, source: Source, city: City | None, items_at: ItemsAt
+) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, int]]:
+    """normalize_items over a parsed raw file; items_at(rows) gives the items quarantine shows."""
+    mapped = canonical_table(table, source.record_type, city)
+    kept, quarantined, counts, _ = _normalized(mapped, source, items_at)
+    return _typed(kept, source.record_type), quarantined, counts
+
+
+def _normalized(
+    mapped: Canonical, source: Source, items_at: ItemsAt
+) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, int], pd.DataFrame]:
+    """(kept rows untyped, quarantine records, counts, every row's parsed columns)."""
     record_type = source.record_type
-    mapped = canonical(items, record_type, city)
-    raw = mapped.frame
+    raw = mapped.frame.copy()
     raw["source_id"] = raw["source_id"].fillna(source.id)
     raw["record_type"] = record_type
     row = _Row(raw.index)
@@ -407,7 +490,7 @@ def normalize_items(
         _DERIVE[record_type](raw, out, source, row)
     _require_identity(record_type, out, row)
     _require_dates(record_type, raw, out, row)
-    quarantined = _quarantine_records(items, source, row.problem)
+    quarantined = _quarantine_records(items_at, source, row.problem)
     kept, duplicates = with_record_ids(out[row.problem.isna()], record_type)
     counts = {
         "rows": len(kept),
@@ -416,7 +499,7 @@ def normalize_items(
         "invalid_values": row.invalid_values,
         "unmapped_labels": len(mapped.unmapped),
     }
-    return _typed(kept, record_type), quarantined, counts
+    return kept, quarantined, counts, out
 
 
 def phones_from_complaints(
@@ -427,37 +510,55 @@ def phones_from_complaints(
     The phone-number lookup answers "is this number legitimate?"; the numbers people complain
     about are the evidence for that, so they are kept beside the numbers agencies publish.
     """
-    raw = canonical(items, "complaint", city).frame
+    return _phones(canonical_table(table_from_items(items), "complaint", city).frame, source)
+
+
+def _phones(
+    raw: pd.DataFrame, source: Source, complaints: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """phones_from_complaints over the complaints' canonical frame; `complaints`, the same
+    rows as normalized complaints, lends its codes, names and name keys."""
     if "phone" not in raw:
         return empty_table("phone")
+    raw = raw.copy()
     raw["source_id"] = raw["source_id"].fillna(source.id)
-    frame = raw.assign(_phones=raw["phone"].map(v.split_phones, na_action="ignore")).explode(
-        "_phones"
+    if complaints is None:
+        complaints = pd.DataFrame(index=raw.index)
+        complaints["uscc_raw"] = v.clean_texts(_get(raw, "uscc"))
+        complaints["uscc"] = v.clean_usccs(complaints["uscc_raw"])
+        complaints["target_name"] = v.display_texts(_get(raw, "target_name"))
+        complaints["name_key"] = v.name_keys(complaints["target_name"])
+    frame = raw[list(PROVENANCE)].assign(
+        number=v.phone_numbers(raw["phone"]),
+        uscc_raw=complaints["uscc_raw"],
+        uscc=complaints["uscc"],
+        name=complaints["target_name"],
+        name_key=complaints["name_key"],
+        _sn=v.clean_texts(_get(raw, "complaint_id")).fillna("?"),
     )
-    numbers, _ = v.map_unique(frame["_phones"], v.normalize_phone)
-    frame = frame.assign(number=numbers)[numbers.notna()]
-    if frame.empty:
+    out = frame.explode("number")
+    out = out[out["number"].notna()]
+    if out.empty:
         return empty_table("phone")
-    out = frame[list(PROVENANCE) + ["number"]].copy()
-    out["record_type"] = "phone"
-    out["uscc_raw"] = v.clean_texts(_get(frame, "uscc"))
-    out["uscc"] = v.map_unique(out["uscc_raw"], v.clean_uscc)[0]
-    out["name"] = v.display_texts(_get(frame, "target_name"))
-    out["name_key"] = v.name_keys(out["name"])
-    out["kind"] = "reported"
-    ids = v.clean_texts(_get(frame, "complaint_id"))
-    out["_sn"] = ids.fillna("?")
+    out = out.assign(record_type="phone", kind="reported")
     group = ["number", "name_key"]
-    out = out.sort_values(["number", "_sn", "url", "place"], kind="stable")
+    out = _sorted(out, ["number", "_sn", "url", "place"])
     grouped = out.groupby(group, dropna=False, sort=False)
-    notes = grouped["_sn"].agg(lambda s: "投诉 " + "; ".join(sorted(set(s))[:20]))
     first = out.drop_duplicates(group).set_index(group)
-    first["source_note"] = notes
+    first["source_note"] = _complaint_notes(grouped.ngroup().to_numpy(), out["_sn"].to_numpy())
     # one complaint may give the code when another about the same outfit does not
     first["uscc_raw"] = grouped["uscc_raw"].first()
     first["uscc"] = grouped["uscc"].first()
     kept, _ = with_record_ids(first.reset_index().drop(columns="_sn"), "phone")
     return _typed(kept, "phone")
+
+
+def _complaint_notes(groups: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Per group, in order of first appearance: 投诉 and its first 20 complaint ids, sorted."""
+    seen: list[dict[str, None]] = [{} for _ in range(int(groups.max()) + 1 if len(groups) else 0)]
+    for group, complaint_id in zip(groups.tolist(), ids.tolist(), strict=True):
+        seen[group][complaint_id] = None
+    return np.array(["投诉 " + "; ".join(sorted(s)[:20]) for s in seen], dtype=object)
 
 
 # --- the stage --------------------------------------------------------------------------
@@ -492,14 +593,17 @@ def run(city: City, paths: CityPaths) -> dict[str, Any]:
         raw_file = paths.raw / f"{source.id}.jsonl"
         if not raw_file.exists():
             continue
-        bad: list[dict[str, Any]] = []
-        items = masked_items(read_raw(raw_file, bad), city)  # personal numbers stop here
-        clean, quarantined, counts = normalize_items(items, source, city)
+        table = rawfile.load(raw_file, rawfile.parsed_dir(paths))  # the raw gate's parse
+        masked = masked_table(table, city)  # personal numbers stop here
+        mapped = canonical_table(masked, source.record_type, city)
+        clean, quarantined, counts, parsed = _normalized(
+            mapped, source, lambda rows, t=table: masked_items(t.items_at(rows), city)
+        )
         tables[source.record_type].append(clean)
         if source.record_type == "complaint":
-            tables["phone"].append(phones_from_complaints(items, source, city))
-        quarantine += masked_items(bad) + quarantined
-        counts["quarantined"] += len(bad)
+            tables["phone"].append(_phones(mapped.frame, source, parsed))
+        quarantine += masked_items(table.unreadable) + quarantined
+        counts["quarantined"] += len(table.unreadable)
         sources[source.id] = counts
     summary: dict[str, int] = {}
     for record_type, parts in tables.items():
@@ -514,6 +618,5 @@ def _combined(record_type: str, parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if not p.empty]
     if not parts:
         return empty_table(record_type)
-    frame = pd.concat(parts, ignore_index=True)
-    frame = frame.sort_values("record_id", kind="stable").reset_index(drop=True)
-    return _typed(frame, record_type)
+    frame = _typed(pd.concat(parts, ignore_index=True), record_type)  # Arrow text sorts as is
+    return _sorted(frame, ["record_id"]).reset_index(drop=True)

@@ -9,11 +9,11 @@ by the portal DAG, so it never needs a city's pipeline to run.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from agencywatch.config import RESERVED_SLUGS
+from agencywatch.fingerprint import write_if_changed
 from transforms import render
 
 STATIC_FILES = ("style.css", "prefs.js")
@@ -25,8 +25,8 @@ def run(root: Path) -> Path:
     public.mkdir(parents=True, exist_ok=True)
     static = public / "_static"
     static.mkdir(exist_ok=True)
-    for name in STATIC_FILES:
-        shutil.copy2(render.SITE_DIR / "static" / name, static / name)
+    for name in STATIC_FILES:  # unchanged files are not written again (no new mtime)
+        write_if_changed(static / name, (render.SITE_DIR / "static" / name).read_bytes())
     cities = city_rows(Path(root))
     labels = render.site_labels()
     pages = {
@@ -44,9 +44,7 @@ def run(root: Path) -> Path:
             list_order=render.LIST_ORDER,
             cities=[_localized(c, lang) for c in cities],
         )
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(html, encoding="utf-8")
-        tmp.replace(target)  # a visitor never sees half a page
+        write_if_changed(target, html.encode("utf-8"))  # renamed in: never half a page
     return pages[render.LANGUAGES[0]]
 
 

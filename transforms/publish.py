@@ -43,11 +43,15 @@ def live_release(live: Path) -> Path | None:
 
 
 def _swap_link(link: Path, target: Path, relative_to: Path) -> None:
-    """Make `link` a relative symlink to target in one rename (never absent in between)."""
+    """Make `link` a relative symlink to target in one rename (never absent in between); a link
+    that already points there is left alone, so republishing the same build changes nothing."""
+    relative = os.path.relpath(target, relative_to)
+    if link.is_symlink() and os.readlink(link) == relative:
+        return
     tmp = link.with_name(f".{link.name}.publish-{os.getpid()}")
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
-    tmp.symlink_to(os.path.relpath(target, relative_to), target_is_directory=True)
+    tmp.symlink_to(relative, target_is_directory=True)
     os.replace(tmp, link)
 
 

@@ -8,6 +8,7 @@ prove a past release was not rewritten.
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import json
 import os
@@ -25,9 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from agencywatch.config import City
+from agencywatch.fingerprint import write_if_changed
 from agencywatch.paths import CityPaths
 from transforms import changes, feeds
 from transforms.csvsafe import write_csv
+from transforms.frames import sorted_rows
 
 FIELDS_FILE = Path(__file__).with_name("lookups") / "release_fields.toml"
 TABLES = ("agencies", "events", "reasons", "changes", "history")
@@ -122,7 +125,7 @@ def _shaped(df: pd.DataFrame, spec: dict[str, Any], name: str) -> pd.DataFrame:
     _require(df, [f["name"] for f in fields], name)
     out = pd.DataFrame({f["name"]: _typed(df[f["name"]], f["type"]) for f in fields})
     keys = SORT_KEYS[name]
-    return out.sort_values(keys, kind="mergesort", na_position="last").reset_index(drop=True)
+    return sorted_rows(out, keys).reset_index(drop=True)  # stable, missing values last
 
 
 def _typed(col: pd.Series, kind: str) -> pd.Series:
@@ -179,7 +182,11 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    path.write_bytes(_json_bytes(obj))
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def sha256_file(path: Path) -> str:
@@ -307,9 +314,17 @@ def _previous_release(paths: CityPaths, date_str: str) -> tuple[str, str] | None
 
 
 def _swap_in(staging: Path, target: Path) -> None:
-    """Replace target by staging; the old folder is only removed once the new one is in place."""
+    """Replace target by staging; the old folder is only removed once the new one is in place.
+
+    A file whose bytes did not change keeps its inode and mtime (the staged copy is replaced by
+    a hard link to the published one), and when no file changed the folder is left as it is:
+    a rerun must not look like a new release to mirrors, caches and `rsync`.
+    """
     if not target.exists():
         staging.rename(target)
+        return
+    if _link_unchanged(staging, target):
+        shutil.rmtree(staging)
         return
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     if old.exists():
@@ -317,6 +332,27 @@ def _swap_in(staging: Path, target: Path) -> None:
     target.rename(old)
     staging.rename(target)
     shutil.rmtree(old)
+
+
+def _link_unchanged(staging: Path, target: Path) -> bool:
+    """Hard-link each staged file that equals the published one; True when all of them do and
+    the folders hold the same names (nothing to publish)."""
+    staged = {p.name for p in staging.iterdir()}
+    unchanged = 0
+    for name in sorted(staged):
+        new, published = staging / name, target / name
+        if not (new.is_file() and published.is_file() and not published.is_symlink()):
+            continue
+        if not filecmp.cmp(new, published, shallow=False):
+            continue
+        tmp = staging / f".{name}.link"
+        try:
+            os.link(published, tmp)
+        except OSError:  # a filesystem without hard links: the staged copy stays
+            continue
+        os.replace(tmp, new)
+        unchanged += 1
+    return unchanged == len(staged) and staged == {p.name for p in target.iterdir()}
 
 
 def write_index(releases_root: Path) -> Path:
@@ -338,9 +374,7 @@ def write_index(releases_root: Path) -> Path:
         )
     entries.sort(key=lambda e: (e["city"], e["date"]))
     index = releases_root / "index.json"
-    tmp = index.with_name(f".index.json.tmp-{os.getpid()}")
-    _write_json(tmp, {"releases": entries})
-    os.replace(tmp, index)
+    write_if_changed(index, _json_bytes({"releases": entries}))  # machines poll it: no new mtime
     return index
 
 

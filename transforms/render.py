@@ -5,52 +5,72 @@ so a typo fails the build instead of printing nothing), only http(s) links becom
 ids must be safe path segments, and no byte comes from another origin (CSP default-src 'self';
 many CDNs are unreachable in mainland China). Links are relative so the site works under any
 sub-path (public/<city>/) and from file://.
+
+A province renders 200,000 agency pages, so the work per page is kept small: each language
+has its own environment that translates and looks up constant labels when a template is
+compiled (transforms/render_env.py), the site model is built column-wise
+(transforms/render_model.py), each evidence record's snippet is rendered once per language and
+reused wherever the record appears, and the build's content id is hashed from the bytes as
+they are written. `run` does not render at all when a build of the same inputs exists
+(transforms/render_inputs.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
 import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 import markupsafe
-import pandas as pd
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
+from jinja2.utils import htmlsafe_json_dumps
 
+from agencywatch import fingerprint
 from agencywatch.config import City
 from agencywatch.paths import CityPaths
+from transforms import changes, feeds, render_inputs, search_index
 from transforms import release as release_stage
-from transforms import search_index
+from transforms.render_env import SiteEnvironment
+from transforms.render_model import (  # noqa: F401  (re-exported: render.http_url, render.site_model…)
+    EXTRA_FACTS,
+    LIST_ORDER,
+    LIST_PAGES,
+    LOOKUPS,
+    SAFE_ID,
+    http_url,
+    method_view,
+    safe_id,
+    site_model,
+)
 
 SITE_DIR = Path(__file__).resolve().parents[1] / "site"
-LOOKUPS = Path(__file__).with_name("lookups")
-SAFE_ID = re.compile(r"[0-9A-Za-z-]+")
-LIST_ORDER = ("blacklist", "warning", "whitelist", "no_adverse_record", "not_rated")
-LIST_PAGES = {
-    "blacklist": "blacklist.html",
-    "warning": "warning.html",
-    "whitelist": "whitelist.html",
-    "no_adverse_record": "no-adverse-record.html",
-    "not_rated": "not-rated.html",
-}
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
 )
 TRANSLATIONS = SITE_DIR / "translations"
 JS_LABELS = ("lists", "phone_kind", "filing_type")  # the words search.js shows
+WORKERS_ENV = "AGENCYWATCH_RENDER_WORKERS"
+STAGE = "render"  # its record in data/<city>/fingerprints/
+AGENCIES_PER_TASK = 256
+WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+# macros whose output depends on their arguments alone (and the language): rendered once per
+# value instead of once per call (a list page calls score() 25,000 times; most agencies share
+# their status and score sections with many others)
+MEMOIZED_MACROS = {"macros.html": ("list_badge", "score", "status_section", "score_section")}
 
 
 @dataclass(frozen=True)
@@ -64,33 +84,68 @@ class Language:
 
 
 LANGUAGES = (Language("zh_CN", "zh-CN", "", 0), Language("en", "en", "en/", 1))
-EXTRA_FACTS = ("address", "legal_rep", "established_on", "registered_capital_cny", "business_scope")
 
 
-def run(city: City, paths: CityPaths, release_dir: Path, run: dict | None = None) -> Path:
-    """Render the site for release_dir into public/.builds/<city>-<date>-<content hash>/."""
+def run(
+    city: City,
+    paths: CityPaths,
+    release_dir: Path,
+    run: dict | None = None,
+    workers: int | None = None,
+) -> Path:
+    """Render the site for release_dir into public/.builds/<city>-<date>-<content hash>/, or
+    return the build an earlier render made from the same inputs without writing anything
+    (AGENCYWATCH_REUSE=0 renders anyway; a build with the same bytes is still reused).
+
+    workers: processes rendering agency pages (default $AGENCYWATCH_RENDER_WORKERS, else 1, so
+    two city workers side by side do not oversubscribe two cores)."""
+    summary = run or {}
+    inputs = render_inputs.inputs(city, paths, release_dir, summary)
+    reused = reusable_build(paths, inputs)
+    if reused is not None:
+        return reused
     paths.builds.mkdir(parents=True, exist_ok=True)
     staging = paths.builds / f".{city.slug}-staging-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
     try:
-        write_site(city, paths, release_dir, run or {}, staging)
-        build = paths.builds / f"{city.slug}-{release_dir.name}-{tree_digest(staging)[:12]}"
-        if build.exists():  # the same content was rendered before: reuse it, mark it newest
+        digest = write_site(city, paths, release_dir, summary, staging, render_workers(workers))
+        build = paths.builds / f"{city.slug}-{release_dir.name}-{digest[:12]}"
+        if build.exists():  # the same content was rendered before: reuse it as it is
             shutil.rmtree(staging)
-            build.touch()
         else:
             staging.rename(build)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+    fingerprint.remember(
+        paths, STAGE, inputs, str(summary.get("run_id") or ""), {"build": build.name}, []
+    )
     return build
+
+
+def reusable_build(paths: CityPaths, inputs: dict[str, Any]) -> Path | None:
+    """The build recorded for exactly these inputs, when it still exists."""
+    record, _why = fingerprint.reusable(paths, STAGE, inputs)
+    if record is None:
+        return None
+    build = paths.builds / str(record.get("result", {}).get("build", ""))
+    if build.parent == paths.builds and build.name and (build / "index.html").is_file():
+        return build
+    return None
+
+
+def render_workers(workers: int | None) -> int:
+    if workers is None:
+        workers = int(os.environ.get(WORKERS_ENV) or 1)
+    return max(1, workers)
 
 
 def environment(language: Language | None = None) -> jinja2.Environment:
     """Autoescaping, strict Jinja2 with the language's gettext catalogue (none: the msgids,
-    which are the Chinese text)."""
+    which are the Chinese text). The portal's environment; the city site uses
+    site_environment, which gives the same output faster."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(SITE_DIR / "templates"),
         autoescape=jinja2.select_autoescape(["html", "xml"]),
@@ -108,6 +163,85 @@ def environment(language: Language | None = None) -> jinja2.Environment:
     return env
 
 
+def site_environment(
+    language: Language, labels: dict[str, dict[str, list[str]]]
+) -> SiteEnvironment:
+    """The city site's environment for one language (transforms/render_env.py), made once per
+    process and set of labels: a worker rendering several cities compiles the templates once."""
+    key = (language, json.dumps(labels, sort_keys=True, ensure_ascii=False))
+    if key not in _ENVIRONMENTS:
+        _ENVIRONMENTS[key] = _new_site_environment(language, labels)
+    return _ENVIRONMENTS[key]
+
+
+_ENVIRONMENTS: dict[tuple[Language, str], SiteEnvironment] = {}
+
+
+def _new_site_environment(
+    language: Language, labels: dict[str, dict[str, list[str]]]
+) -> SiteEnvironment:
+    env = SiteEnvironment(
+        SITE_DIR / "templates",
+        translate=catalogue(language.locale).gettext,
+        label=label_filter(labels, language.index),
+        localized=localized_filter(language),
+        memoized_macros=MEMOIZED_MACROS,
+    )
+    env.globals["csp"] = markupsafe.Markup(CSP)  # our constant, not data
+    js_labels = script_labels(labels, language.index)
+    env.globals["site_data"] = functools.cache(
+        lambda root, assets, lang: site_data_json(env, js_labels, root, assets, lang)
+    )
+    return env
+
+
+def script_labels(labels: dict[str, dict[str, list[str]]], index: int) -> dict[str, Any]:
+    """The words for codes that site/static/search.js shows, in one language."""
+    return {kind: {k: v[index] for k, v in labels.get(kind, {}).items()} for kind in JS_LABELS}
+
+
+def site_data_json(
+    env: jinja2.Environment, js_labels: dict[str, Any], root: str, assets: str, lang: str
+) -> markupsafe.Markup:
+    """The JSON block site/static/search.js reads (site_data.html's words, the page's roots,
+    the labels), as `|tojson` prints it; the same for every page of a language and depth."""
+    words = env.get_template("site_data.html").module.t  # type: ignore[attr-defined]
+    data = {"root": root, "assets": assets, "lang": lang, "labels": js_labels, "t": words}
+    return htmlsafe_json_dumps(
+        data, dumps=env.policies["json.dumps_function"], **env.policies["json.dumps_kwargs"]
+    )
+
+
+def label_filter(
+    labels: dict[str, dict[str, list[str]]], index: int
+) -> Callable[[object, str], str]:
+    """`key|label(kind)`: _label with the language's words looked up once, not per call."""
+    words = {
+        kind: {key: _label(labels, kind, key, index) for key, pair in pairs.items() if pair}
+        for kind, pairs in labels.items()
+        if isinstance(pairs, dict)
+    }
+
+    def label(key: object, kind: str) -> str:
+        if key is None:
+            return ""
+        word = words.get(kind, {}).get(str(key))
+        return _label(labels, kind, key, index) if word is None else word
+
+    return label
+
+
+def localized_filter(language: Language) -> Callable[[dict[str, Any], str], Any]:
+    """`row|loc(field)`: _localized for one language."""
+    if language.index != 1:
+        return lambda row, field: row.get(field + "_zh")
+
+    def localized(row: dict[str, Any], field: str) -> Any:
+        return row.get(field + "_en") or row.get(field + "_zh")
+
+    return localized
+
+
 def catalogue(locale: str) -> Translations:
     """The compiled catalogue of a locale, compiled from its .po at render time so the .po stays
     the only copy in git (no binary .mo to forget to rebuild); a missing .po gives the msgids."""
@@ -122,49 +256,140 @@ def catalogue(locale: str) -> Translations:
     return Translations(fp=buf)
 
 
-def http_url(value: object) -> str | None:
-    """The url when it is an absolute http(s) url (safe as an href), else None."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    if (
-        parts.scheme.lower() in ("http", "https")
-        and parts.netloc
-        and not any(c.isspace() or ord(c) < 32 for c in text)
-    ):
-        return text
-    return None
-
-
-def safe_id(agency_id: object) -> str:
-    """An agency id usable as a path segment; anything else is refused, never rewritten."""
-    if not isinstance(agency_id, str) or not SAFE_ID.fullmatch(agency_id):
-        raise ValueError(f"agency id {agency_id!r} is not safe in a path (only 0-9 A-Z a-z -)")
-    return agency_id
-
-
 def site_labels() -> dict[str, dict[str, list[str]]]:
     with (LOOKUPS / "site_labels.toml").open("rb") as f:
         return tomllib.load(f)
 
 
-def write_site(city: City, paths: CityPaths, release_dir: Path, run: dict, out: Path) -> None:
+class BuildWriter:
+    """Writes the build's files and keeps each one's sha256, so the build's content id (the
+    same digest a walk over the finished tree would give) needs no second read of the tree."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.digests: dict[str, bytes] = {}
+        self._folders: set[str] = set()
+
+    def write(self, rel: str, data: bytes) -> None:
+        folder = rel.rpartition("/")[0]
+        if folder not in self._folders:
+            try:
+                os.mkdir(os.path.join(self.root, folder))  # agency/<id>/: the parent exists
+            except (FileNotFoundError, FileExistsError):
+                os.makedirs(os.path.join(self.root, folder), exist_ok=True)
+            self._folders.add(folder)
+        fd = os.open(os.path.join(self.root, rel), WRITE_FLAGS, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        self.digests[rel] = hashlib.sha256(data).digest()
+
+    def copy(self, source: Path, rel: str) -> None:
+        self.write(rel, source.read_bytes())
+
+    def link(self, source: Path, rel: str) -> None:
+        """A hard link to an immutable file (a published release's), else a copy."""
+        target = os.path.join(self.root, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:  # another filesystem, or one without hard links
+            self.copy(source, rel)
+            return
+        with open(target, "rb") as f:
+            self.digests[rel] = hashlib.file_digest(f, "sha256").digest()
+
+    def copy_tree(self, source: Path, rel: str) -> None:
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                self.copy(path, f"{rel}/{path.relative_to(source).as_posix()}")
+
+    def digest(self) -> str:
+        """sha256 over every file's relative path and sha256, in the order of the tree's paths."""
+        h = hashlib.sha256()
+        for rel in sorted(self.digests, key=lambda r: r.split("/")):
+            h.update(rel.encode() + b"\0")
+            h.update(self.digests[rel])
+        return h.hexdigest()
+
+
+def write_site(
+    city: City, paths: CityPaths, release_dir: Path, run: dict, out: Path, workers: int = 1
+) -> str:
     """Every page of the site in every language, the static assets, the search shards and the
-    release's files, into out."""
+    releases' files, into out; returns the build's content digest."""
     labels = site_labels()
-    model = site_model(city, paths, release_dir, run)
-    shutil.copytree(SITE_DIR / "static", out / "static")
-    downloads = out / "downloads" / release_dir.name
-    downloads.mkdir(parents=True)
-    for f in model["downloads"]:
-        shutil.copy2(release_dir / f["name"], downloads / f["name"])
-    model.update(release_stage.site_model(release_dir))  # every release, feeds, changes
-    release_stage.copy_into_site(release_dir, out)
-    search_index.build(model, paths, out / "search")
+    with collector_paused():  # a million small dicts and lists, no cycle among them
+        model = site_model(city, paths, release_dir, run)
+        model.update(release_stage.site_model(release_dir))  # every release, feeds, changes
+    with model_frozen():
+        return _write_site(city, paths, release_dir, run, out, workers, labels, model)
+
+
+def _write_site(
+    city: City,
+    paths: CityPaths,
+    release_dir: Path,
+    run: dict,
+    out: Path,
+    workers: int,
+    labels: dict[str, dict[str, list[str]]],
+    model: dict[str, Any],
+) -> str:
+    writer = BuildWriter(out)
+    writer.copy_tree(SITE_DIR / "static", "static")
+    for source, rel, immutable in release_copies(release_dir, model["downloads"]):
+        (writer.link if immutable else writer.copy)(source, rel)
+    shards, _meta = search_index.shards(model, paths)
+    for name, data in shards.items():
+        writer.write(f"search/{name}", data)
+    pages = site_pages(city, paths, run, model)
+    model["site_pages"] = {target for target, _, _ in pages}
+    agency_pages = AgencyPages(model)
+    for lang in LANGUAGES:
+        env = site_environment(lang, labels)
+        for target, template, extra in pages:
+            ctx = {**model, **extra, **page_context(lang, target)}
+            writer.write(lang.prefix + target, _render(env, template, ctx))
+        if workers <= 1 or len(model["agencies"]) <= AGENCIES_PER_TASK:
+            agency_pages.write(writer, env, lang, range(len(model["agencies"])))
+        else:
+            writer.digests.update(agency_pages.write_in_processes(out, env, lang, workers))
+    return writer.digest()
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while the site model is built: it would otherwise walk the
+    growing model again and again (a fifth of the render's time) for cycles it has none of."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def model_frozen() -> Iterator[None]:
+    """The site model (and everything else alive) out of the cycle collector's sight while
+    pages are rendered: the collector still frees each page's garbage, without walking the
+    model's million objects every time it runs."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def site_pages(
+    city: City, paths: CityPaths, run: dict, model: dict[str, Any]
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(page, template, its own context) of every page that is not an agency page."""
     pages: list[tuple[str, str, dict[str, Any]]] = [
         ("index.html", "index.html", {}),
         ("all.html", "list.html", {"list_key": None, "rows": model["agencies"]}),
@@ -182,32 +407,161 @@ def write_site(city: City, paths: CityPaths, release_dir: Path, run: dict, out: 
     for key, page in LIST_PAGES.items():
         rows = [a for a in model["agencies"] if a["list"] == key]
         pages.append((page, "list.html", {"list_key": key, "rows": rows}))
-    model["site_pages"] = {target for target, _, _ in pages}
-    for language in LANGUAGES:
-        env = environment(language)
-        env.globals["label"] = lambda kind, key, i=language.index: _label(labels, kind, key, i)
-        env.globals["loc"] = lambda row, field, lang=language: _localized(row, field, lang)
-        env.globals["js_labels"] = {
-            kind: {k: v[language.index] for k, v in labels.get(kind, {}).items()}
-            for kind in JS_LABELS
-        }
-        base = out / language.prefix
-        for target, template, extra in pages:
-            ctx = {**model, **extra, **page_context(language, target)}
-            _write(env, template, base / target, ctx)
-        for agency in model["agencies"]:
-            target = f"agency/{agency['agency_id']}/index.html"
-            ctx = {**model, "a": agency, **page_context(language, target), "page": "agency"}
-            _write(env, "agency.html", base / target, ctx)
+    return pages
+
+
+def release_copies(
+    release_dir: Path, downloads: list[dict[str, Any]]
+) -> Iterator[tuple[Path, str, bool]]:
+    """(file, its place in the site, immutable): every file of every release up to this one
+    under downloads/<date>/ and the feeds under feeds/, as release.copy_into_site lays them out.
+
+    A published release's files are immutable (a new release is a new folder; verify checks
+    them against the manifest), so the site may hard-link them instead of copying; the feeds
+    are rewritten in place by every release and are copied."""
+    seen: set[str] = set()
+    for folder in changes.release_folders(release_dir.parent):
+        if folder.name <= release_dir.name:
+            for f in sorted(folder.iterdir()):
+                if f.is_file():
+                    seen.add(f"downloads/{folder.name}/{f.name}")
+                    yield f, f"downloads/{folder.name}/{f.name}", True
+    for d in downloads:  # this release's files, had its folder no manifest
+        rel = f"downloads/{release_dir.name}/{d['name']}"
+        if rel not in seen:
+            yield release_dir / d["name"], rel, False
+    feed_dir = release_dir.parent / feeds.FEEDS_DIR
+    if feed_dir.is_dir():
+        for f in sorted(feed_dir.rglob("*")):
+            if f.is_file():
+                yield f, f"{feeds.FEEDS_DIR}/{f.relative_to(feed_dir).as_posix()}", False
+
+
+def evidence_snippets(env: SiteEnvironment, events: list[dict[str, Any]]) -> list[Snippet]:
+    """evidence.html for each event, rendered in one pass: a record shown in the timeline and
+    under several reasons is rendered once per language, not once per place."""
+    return [Snippet(p) for p in env.render_each("evidence.html", events, "e")]
+
+
+class Snippet(str):
+    """Rendered, escaped HTML inserted as it is (like Markup, without Markup's Python-level
+    constructor: a page inserts a hundred of them)."""
+
+    __slots__ = ()
+
+    def __html__(self) -> str:
+        return self
+
+
+class AgencyPages:
+    """The agency pages of one language: agency/<id>/index.html or en/agency/<id>/…"""
+
+    def __init__(self, model: dict[str, Any]) -> None:
+        self.model = model
+
+    def write(
+        self, writer: BuildWriter, env: SiteEnvironment, lang: Language, indices: range
+    ) -> None:
+        """The pages of agencies[i] for i in indices, AGENCIES_PER_TASK at a time: their
+        evidence snippets rendered in one pass, then their pages (the snippets of one batch
+        only are held at a time)."""
+        for k in range(indices.start, indices.stop, AGENCIES_PER_TASK):
+            batch = self.model["agencies"][k : min(k + AGENCIES_PER_TASK, indices.stop)]
+            events = [e for a in batch for e in a["events"]]
+            for e, snippet in zip(events, evidence_snippets(env, events), strict=True):
+                e["evidence_html"] = snippet
+            self._write_pages(writer, env, lang, batch)
+            for e in events:
+                del e["evidence_html"]
+
+    def _write_pages(
+        self,
+        writer: BuildWriter,
+        env: SiteEnvironment,
+        lang: Language,
+        agencies: list[dict[str, Any]],
+    ) -> None:
+        template = env.get_template("agency.html")
+        # one context for every page, changed in place: what Template.render would copy into
+        # a new dict for each page (globals included, as shared=True expects)
+        ctx = {**template.globals, **self.model, **page_context(lang, "agency/x/index.html")}
+        ctx["page"] = "agency"
+        tag = ctx["other_lang"]["tag"]
+        other = "../../../" if lang.prefix else "../../en/"
+        for a in agencies:
+            target = f"agency/{a['agency_id']}/index.html"
+            ctx["a"] = a
+            ctx["other_lang"] = {"tag": tag, "href": other + target}
+            writer.write(lang.prefix + target, _render_shared(template, ctx))
+
+    def write_in_processes(
+        self, out: Path, env: SiteEnvironment, lang: Language, workers: int
+    ) -> dict[str, bytes]:
+        """The pages in forked worker processes (they inherit the model and the compiled
+        templates); returns every written file's sha256."""
+        import multiprocessing
+
+        n = len(self.model["agencies"])
+        chunks = [range(k, min(k + AGENCIES_PER_TASK, n)) for k in range(0, n, AGENCIES_PER_TASK)]
+        global _FORKED
+        _FORKED = (self, out, env, lang)
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                digests: dict[str, bytes] = {}
+                for part in pool.imap_unordered(_write_chunk, chunks):
+                    digests.update(part)
+        finally:
+            _FORKED = None
+        return digests
+
+
+_FORKED: tuple[AgencyPages, Path, SiteEnvironment, Language] | None = None  # for forked workers
+
+
+def _write_chunk(indices: range) -> dict[str, bytes]:
+    assert _FORKED is not None
+    pages, out, env, lang = _FORKED
+    writer = BuildWriter(out)
+    pages.write(writer, env, lang, indices)
+    return writer.digests
+
+
+def _render(env: jinja2.Environment, template: str, ctx: dict[str, Any]) -> bytes:
+    return _render_template(env.get_template(template), ctx)
+
+
+def _render_template(template: jinja2.Template, ctx: dict[str, Any]) -> bytes:
+    return template.render(ctx).encode("utf-8")
+
+
+def _render_shared(template: jinja2.Template, ctx: dict[str, Any]) -> bytes:
+    """Template.render(ctx) without copying ctx (it must hold the template's globals)."""
+    try:
+        text = "".join(template.root_render_func(template.new_context(ctx, shared=True)))
+    except Exception:
+        template.environment.handle_exception()
+    return text.encode("utf-8")
+
+
+SHOWN_HEALTH = ("id", "title", "title_en", "kind", "status", "message", "last_success_at",
+                "age_days", "rows", "quarantined", "grade")  # fmt: skip
 
 
 def sources_page(city: City, paths: CityPaths, run: dict) -> dict[str, Any]:
-    """The sources page's data: each source's health and report card, and the card's rules."""
+    """The sources page's data: each source's health and report card, and the card's rules.
+
+    Only what the page prints is passed (so it is also all render_inputs fingerprints): the
+    crawl's page counts change from run to run and are not on the page."""
     from transforms import source_health
 
     rules = source_health.grade_rules()
+    health = [
+        {**{k: row[k] for k in SHOWN_HEALTH},
+         "grades": {d: {"letter": g["letter"]} for d, g in row["grades"].items()}}
+        for row in source_health.source_health(city, paths, run)
+    ]  # fmt: skip
     return {
-        "source_health": source_health.source_health(city, paths, run),
+        "source_health": health,
         "grade_rules": rules,
         "grade_titles": {r["key"]: r["title"] for r in rules},
     }
@@ -287,349 +641,3 @@ def _label(labels: dict[str, dict[str, list[str]]], kind: str, key: object, inde
     if not pair:
         return str(key)
     return pair[index] if index < len(pair) else pair[0]
-
-
-def _write(env: jinja2.Environment, template: str, target: Path, ctx: dict[str, Any]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(env.get_template(template).render(**ctx), encoding="utf-8")
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts with None for missing values (templates test `is none`, not NaN)."""
-    return df.astype(object).where(df.notna(), None).to_dict("records")
-
-
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
-
-
-def site_model(city: City, paths: CityPaths, release_dir: Path, run: dict) -> dict[str, Any]:
-    """Everything the templates show, prepared in Python so templates stay simple."""
-    manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
-    as_of = manifest["date"]
-    sources = {s.id: s for s in city.sources}
-    events = _records(_read(release_dir / "events.parquet"))
-    reasons = _records(_read(release_dir / "reasons.parquet"))
-    facts = _extra_facts(paths)
-    agencies = [
-        agency_view(row, facts) for row in _records(_read(release_dir / "agencies.parquet"))
-    ]
-    _attach(agencies, events, reasons, sources, as_of)
-    corrections_log = attach_judgement(agencies, paths, release_dir)
-    agencies.sort(key=lambda a: (a["name"] or "", a["agency_id"]))
-    return {
-        "city": city,
-        "as_of": as_of,
-        "method_version": manifest.get("method_version", city.scoring.method_version),
-        "agencies": agencies,
-        "counts": {k: sum(a["list"] == k for a in agencies) for k in LIST_ORDER},
-        "list_order": LIST_ORDER,
-        "list_pages": LIST_PAGES,
-        "freshness": source_freshness(city, paths, run),
-        "method": method_view(city),
-        "downloads": download_files(release_dir, manifest),
-        "release_date": release_dir.name,
-        "contact_href": http_url(city.contact_url),
-        "corrections_log": corrections_log,
-    }
-
-
-def _extra_facts(paths: CityPaths) -> dict[str, dict[str, Any]]:
-    """Registration facts the release leaves out (address, legal rep…), from resolved data."""
-    df = _read(paths.resolved / "agencies.parquet")
-    if df.empty or "agency_id" not in df.columns:
-        return {}
-    cols = ["agency_id", *[c for c in EXTRA_FACTS if c in df.columns]]
-    return {r["agency_id"]: r for r in _records(df[cols])}
-
-
-def agency_view(row: dict[str, Any], facts: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """An agency row with its path-safe id; reasons and events are attached afterwards."""
-    extra = facts.get(row["agency_id"], {})
-    return {
-        **row,
-        "agency_id": safe_id(row["agency_id"]),
-        "facts": {k: extra.get(k) for k in EXTRA_FACTS},
-        "list": row.get("list") or "not_rated",
-        "reasons": [],
-        "events": [],
-    }
-
-
-def _attach(
-    agencies: list[dict[str, Any]],
-    events: list[dict[str, Any]],
-    reasons: list[dict[str, Any]],
-    sources: dict[str, Any],
-    as_of: str,
-) -> None:
-    """Give each agency its timeline and its reasons, each reason with its evidence records."""
-    by_id = {a["agency_id"]: a for a in agencies}
-    expired_by_record = _expired_records(reasons)
-    views: dict[tuple[str, str], dict[str, Any]] = {}
-    for ev in events:
-        view = event_view(ev, sources, as_of, expired_by_record.get(ev["record_id"]))
-        views[(ev["agency_id"], ev["record_id"])] = view
-        if ev["agency_id"] in by_id:
-            by_id[ev["agency_id"]]["events"].append(view)
-    for a in agencies:
-        a["events"].sort(key=lambda e: (e["event_date"] or "", e["record_id"]), reverse=True)
-    for r in reasons:
-        agency = by_id.get(r["agency_id"])
-        if agency is None:
-            continue
-        ids = [i for i in (r.get("evidence") or "").split(";") if i]
-        agency["reasons"].append(
-            {
-                **r,
-                "evidence_records": [
-                    views.get((r["agency_id"], i)) or {"record_id": i, "missing": True} for i in ids
-                ],
-            }
-        )
-    for a in agencies:
-        a["reasons"].sort(key=lambda r: (r["component"] != "flag", not r["counts"], r["code"]))
-
-
-def _expired_records(reasons: Iterable[dict[str, Any]]) -> dict[str, str]:
-    """record id → why it no longer counts, from the scorer's reasons."""
-    out: dict[str, str] = {}
-    for r in reasons:
-        if r.get("counts") is not None and not r["counts"] and r.get("expired_reason"):
-            for i in (r.get("evidence") or "").split(";"):
-                if i:
-                    out.setdefault(i, r["expired_reason"])
-    return out
-
-
-def event_view(
-    ev: dict[str, Any], sources: dict[str, Any], as_of: str, expired_reason: str | None
-) -> dict[str, Any]:
-    source = sources.get(ev.get("source_id"))
-    publicity_end = ev.get("publicity_end")
-    if expired_reason is None and publicity_end and str(publicity_end) < as_of:
-        expired_reason = "publicity_ended"
-    return {
-        **ev,
-        "href": http_url(ev.get("url")),
-        "source_title": source.title if source else ev.get("source_id"),
-        "sha_prefix": (ev.get("content_sha256") or "")[:12],
-        "fetched_on": str(ev.get("fetched_at") or "")[:10],
-        "expired_reason": expired_reason,
-        "missing": False,
-    }
-
-
-def source_freshness(city: City, paths: CityPaths, run: dict) -> list[dict[str, Any]]:
-    """Each source's state from the run summary, completed by its crawl log when present."""
-    reported = run.get("sources") or {}
-    rows = []
-    for s in city.sources:
-        log_path = paths.raw / f"{s.id}.crawl.json"
-        log = json.loads(log_path.read_text(encoding="utf-8")) if log_path.is_file() else {}
-        info = {**log, **(reported.get(s.id) or {})}
-        rows.append(
-            {
-                "id": s.id,
-                "title": s.title,
-                "status": info.get("status"),
-                "rows": info.get("rows"),
-                "last_success_at": info.get("last_success_at"),
-            }
-        )
-    return rows
-
-
-def download_files(release_dir: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    names = sorted({*manifest.get("files", {}), "manifest.json"})
-    return [
-        {
-            "name": n,
-            "bytes": (release_dir / n).stat().st_size,
-            "sha256": manifest.get("files", {}).get(n) or _sha256(release_dir / n),
-        }
-        for n in names
-        if (release_dir / n).is_file()
-    ]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def method_view(city: City) -> dict[str, Any]:
-    """The method page's facts: transforms.score.method_description when it exists, else the
-    city config and the scoring lookup table (the same numbers the scorer reads)."""
-    try:
-        from transforms.score import method_description
-    except ImportError:
-        desc: dict[str, Any] = {}
-    else:
-        desc = method_description(city)
-    return _normalized_method(city, desc)
-
-
-def _normalized_method(city: City, desc: dict[str, Any]) -> dict[str, Any]:
-    sc = city.scoring
-    thresholds = desc.get("thresholds") or {}
-    codes = desc.get("reason_codes") or desc.get("codes") or _lookup_codes(city)
-    if isinstance(codes, dict):
-        codes = [{"code": k, **v} for k, v in codes.items()]
-    return {
-        "version": desc.get("method_version") or desc.get("version") or sc.method_version,
-        "weights": dict(desc.get("weights") or sc.weights.model_dump()),
-        "window_months": desc.get("window_months") or sc.window_months,
-        "whitelist_threshold": desc.get(
-            "whitelist_threshold", thresholds.get("whitelist", sc.whitelist_threshold)
-        ),
-        "warning_threshold": desc.get(
-            "warning_threshold", thresholds.get("warning", sc.warning_threshold)
-        ),
-        "red_flag_charges": list(desc.get("red_flag_charges") or sc.red_flag_charges),
-        "codes": [_code_view(c) for c in codes],
-        "from_scorer": bool(desc),
-        # the rules stated in words, the expiry rules and the scope, from scoring.toml via the scorer
-        "rules": desc.get("rules") or {},
-        "expiry_rules": desc.get("expiry_rules") or {},
-        "scope": desc.get("scope") or {},
-        "related": desc.get("related") or {},
-        "lists_text": desc.get("lists") or {},
-    }
-
-
-def _lookup_codes(city: City) -> list[dict[str, Any]]:
-    path = LOOKUPS / "scoring.toml"
-    if not path.is_file():
-        return []
-    with path.open("rb") as f:
-        codes = tomllib.load(f).get("codes", {})
-    return [
-        {"code": k, **v, "points": city.scoring.points.get(k, v.get("points"))}
-        for k, v in codes.items()
-    ]
-
-
-def _code_view(c: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "code": c.get("code", ""),
-        "component": c.get("component", ""),
-        "points": c.get("points"),
-        "list": c.get("list"),
-        "zh": c.get("text_zh") or c.get("zh") or "",
-        "en": c.get("text_en") or c.get("en") or "",
-    }
-
-
-def tree_digest(folder: Path) -> str:
-    """sha256 over every file's relative path and bytes: the build's content id."""
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            h.update(p.relative_to(folder).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(p.read_bytes()).digest())
-    return h.hexdigest()
-
-
-# --- the judgement on the agency page: relations, corrections, history ------------------------
-
-HISTORY_FIELDS = ("as_of", "agency_id", "score", "list", "list_reason_code", "list_reason_zh",
-                  "list_reason_en", "method_version")  # fmt: skip
-CHART_W, CHART_H = 300, 100
-
-
-def attach_judgement(
-    agencies: list[dict[str, Any]], paths: CityPaths, release_dir: Path
-) -> list[dict[str, Any]]:
-    """Give each agency its parent and branches, related parties, possibly related records,
-    corrections and list history; return the public corrections log (applied ones)."""
-    by_id = {a["agency_id"]: a for a in agencies}
-    for a in agencies:
-        a.update(parent=None, branches=[], related=[], impersonation=[], candidates=[],
-                 corrections=[], history=[], list_changes=[], history_chart=None)  # fmt: skip
-    _attach_parents(by_id, _read(paths.resolved / "agencies.parquet"))
-    for r in _records(_read(paths.resolved / "related.parquet")):
-        if r["agency_id"] in by_id:
-            view = {**r, "other_href": r.get("other_agency_id") in by_id}
-            by_id[r["agency_id"]][
-                "impersonation" if r["kind"] == "impersonation" else "related"
-            ].append(view)
-    for c in _records(_read(paths.resolved / "candidates.parquet")):
-        if c["agency_id"] in by_id:
-            by_id[c["agency_id"]]["candidates"].append(c)
-    log = [
-        c for c in _records(_read(paths.resolved / "corrections_applied.parquet")) if c["applied"]
-    ]
-    for c in log:
-        c["agencies"] = []
-        for aid in {c.get("agency_id"), *str(c.get("previous_agency_id") or "").split(";")}:
-            if aid in by_id:
-                by_id[aid]["corrections"].append(c)
-                c["agencies"].append({"agency_id": aid, "name": by_id[aid]["name"]})
-    log.sort(key=lambda c: (c["decided_on"], c["correction_id"]), reverse=True)
-    for aid, points in release_history(paths, release_dir).items():
-        if aid in by_id:
-            by_id[aid].update(history=points, list_changes=list_changes(points),
-                              history_chart=history_chart(points))  # fmt: skip
-    return log
-
-
-def _attach_parents(by_id: dict[str, dict[str, Any]], resolved: pd.DataFrame) -> None:
-    if resolved.empty or "parent_id" not in resolved.columns:
-        return
-    for aid, pid in zip(resolved["agency_id"], resolved["parent_id"], strict=True):
-        if aid in by_id and isinstance(pid, str) and pid in by_id:
-            by_id[aid]["parent"] = {"agency_id": pid, "name": by_id[pid]["name"]}
-            by_id[pid]["branches"].append({"agency_id": aid, "name": by_id[aid]["name"]})
-
-
-def release_history(paths: CityPaths, release_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    """Score and list of every agency in every release up to this one (agencies.csv files)."""
-    folders = {release_dir.resolve()}
-    if paths.releases.is_dir():
-        folders |= {
-            d.resolve()
-            for d in paths.releases.iterdir()
-            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", d.name) and d.name <= release_dir.name
-        }
-    frames = []
-    for d in sorted(folders, key=lambda p: p.name):
-        if (d / "agencies.csv").is_file():
-            df = pd.read_csv(d / "agencies.csv", dtype=str, encoding="utf-8-sig",
-                             usecols=lambda c: c in HISTORY_FIELDS, keep_default_na=False)  # fmt: skip
-            frames.append(df.assign(release=d.name))
-    if not frames:
-        return {}
-    hist = pd.concat(frames, ignore_index=True).reindex(columns=[*HISTORY_FIELDS, "release"])
-    hist["score"] = pd.to_numeric(hist["score"], errors="coerce")
-    hist = hist.sort_values(["agency_id", "release"])
-    return {aid: _records(rows) for aid, rows in hist.groupby("agency_id", sort=False)}
-
-
-def list_changes(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The releases in which the agency entered or left a list, with the reason then given."""
-    out = []
-    for before, now in zip(points, points[1:], strict=False):
-        if before["list"] != now["list"]:
-            out.append({"release": now["release"], "from": before["list"], "to": now["list"],
-                        "reason_code": now["list_reason_code"], "reason_zh": now["list_reason_zh"],
-                        "reason_en": now["list_reason_en"]})  # fmt: skip
-    return out
-
-
-def history_chart(points: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Polyline points (numbers only) for the inline SVG score chart; None for under two scores."""
-    scored = [p for p in points if p["score"] is not None and not pd.isna(p["score"])]
-    if len(scored) < 2:
-        return None
-    step = CHART_W / (len(scored) - 1)
-    coords = [(round(i * step, 1), round(CHART_H - float(p["score"]) * CHART_H / 100, 1))
-              for i, p in enumerate(scored)]  # fmt: skip
-    return {
-        "width": CHART_W,
-        "height": CHART_H,
-        "points": " ".join(f"{x:g},{y:g}" for x, y in coords),
-        "dots": [
-            {"x": x, "y": y, "release": p["release"], "score": p["score"]}
-            for (x, y), p in zip(coords, scored, strict=True)
-        ],  # fmt: skip
-    }

@@ -13,15 +13,22 @@ import hashlib
 import json
 import re
 import tomllib
-from functools import cache
+from collections import Counter
+from collections.abc import Callable
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from agencywatch.config import RECORD_TYPES, City
 from agencywatch.paths import CityPaths
 from transforms import corrections, values
+from transforms.frames import isin, large_text, lookup_join, sorted_rows
 
 LOOKUPS_PATH = Path(__file__).with_name("lookups") / "scoring.toml"
 
@@ -203,7 +210,7 @@ def read_clean(paths: CityPaths, record_type: str) -> pd.DataFrame:
     for col in columns:
         if col not in df.columns:
             df[col] = None
-    df = df.sort_values(["fetched_at", "record_id"], ascending=[False, True], kind="stable")
+    df = sorted_rows(df, ["fetched_at", "record_id"], descending=["fetched_at"])
     return df.drop_duplicates("record_id").reset_index(drop=True)
 
 
@@ -212,13 +219,22 @@ def records_path(paths: CityPaths, record_type: str) -> Path:
     return paths.resolved / "records" / f"{record_type}.parquet"
 
 
-def read_records(paths: CityPaths, record_type: str) -> pd.DataFrame:
-    """The records resolve last worked on (with `withdrawn_on`); the clean table before that."""
+def read_records(
+    paths: CityPaths, record_type: str, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """The records resolve last worked on (with `withdrawn_on`); the clean table before that.
+
+    `columns` reads only those (a reader that needs a few columns of wide text tables saves
+    most of the reading); a column the file lacks comes back empty either way.
+    """
     path = records_path(paths, record_type)
     if not path.exists():
-        return read_clean(paths, record_type).assign(withdrawn_on=None)
-    df = pd.read_parquet(path)
-    for col in [*PROVENANCE, *CLEAN_COLUMNS[record_type], "withdrawn_on"]:
+        df = read_clean(paths, record_type).assign(withdrawn_on=None)
+        return df if columns is None else df[columns]
+    wanted = columns or [*PROVENANCE, *CLEAN_COLUMNS[record_type], "withdrawn_on"]
+    present = set(pq.read_schema(path).names)
+    df = pd.read_parquet(path, columns=[c for c in wanted if c in present] if columns else None)
+    for col in wanted:
         if col not in df.columns:
             df[col] = None
     return df
@@ -238,7 +254,7 @@ def with_withdrawn(
     if before is None or before.empty or record_type not in WITHDRAWABLE:
         return now
     delivered = now.groupby("source_id")["fetched_at"].max().astype(str).str[:10]
-    gone = before[~before["record_id"].isin(now["record_id"])]
+    gone = before[~isin(before["record_id"], now["record_id"])]
     if gone.empty:
         return now
     noticed = gone["source_id"].map(delivered)  # NaN: the source delivered nothing this run
@@ -258,8 +274,21 @@ def unverified_id(city_slug: str, key: str) -> str:
 
 def organisation_mask(keys: pd.Series) -> pd.Series:
     """Names that read as an organisation (company, studio, shop…), branch suffixes ignored."""
-    cfg = lookups()["resolve"]
+    return _per_distinct(keys, _organisation_mask)
+
+
+def _per_distinct(keys: pd.Series, mask: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """mask(keys), computed once per distinct key: an agency's name recurs in all its records."""
     keys = keys.fillna("").astype(str)
+    codes, uniques = pd.factorize(keys)
+    if len(uniques) * 2 > len(keys):
+        return mask(keys)
+    hits = mask(pd.Series(uniques, dtype=keys.dtype)).to_numpy(dtype=bool)
+    return pd.Series(hits[codes], index=keys.index)
+
+
+def _organisation_mask(keys: pd.Series) -> pd.Series:
+    cfg = lookups()["resolve"]
     base = keys.str.replace(r"[(（][^()（）]*[)）]$", "", regex=True)
     org = base.str.endswith(tuple(cfg["org_suffixes"]))
     for marker in cfg["org_markers"]:
@@ -269,13 +298,16 @@ def organisation_mask(keys: pd.Series) -> pd.Series:
 
 def person_mask(keys: pd.Series) -> pd.Series:
     """Names that read as a natural person: short Chinese names or masked ones (张某, 李*)."""
+    return _per_distinct(keys, _person_mask)
+
+
+def _person_mask(keys: pd.Series) -> pd.Series:
     cfg = lookups()["resolve"]
-    keys = keys.fillna("").astype(str)
     short = keys.str.fullmatch(rf"[\u4e00-\u9fff]{{2,{cfg['person_max_len']}}}")
     masked = pd.Series(False, index=keys.index)
     for ch in cfg["person_mask_chars"]:
         masked |= keys.str.contains(ch, regex=False) & (keys.str.len() <= 5)
-    return (short | masked) & ~organisation_mask(keys)
+    return (short | masked) & ~_organisation_mask(keys)
 
 
 # --- agencies ---------------------------------------------------------------------------------
@@ -315,9 +347,10 @@ def _judgment_mentions(judgments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     roles = set(lookups()["resolve"]["judgment_party_roles"])
     rows = [
         (record_id, "judgment", party.get("name") or "", party.get("name_key"),
-         values.clean_uscc(party.get("uscc")), False, fetched_at)
+         _clean_uscc(party.get("uscc")), False, fetched_at)
         for record_id, fetched_at, parties in zip(
-            judgments["record_id"], judgments["fetched_at"], judgments["parties"], strict=True
+            judgments["record_id"].tolist(), judgments["fetched_at"].tolist(),
+            judgments["parties"].tolist(), strict=True,
         )
         for party in _json_list(parties)
         if isinstance(party, dict) and party.get("role") in roles
@@ -326,8 +359,20 @@ def _judgment_mentions(judgments: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     if len(mentions):
         given = mentions["name_key"]
         mentions["name_key"] = given.where(given.notna(), values.name_keys(mentions["name"]))
-    sideless = judgments.loc[~judgments["record_id"].isin(mentions["record_id"]), ["record_id"]]
+    sideless = judgments.loc[~isin(judgments["record_id"], mentions["record_id"]), ["record_id"]]
     return mentions, sideless.assign(record_type="judgment", name=None, reason="no_match")
+
+
+def _clean_uscc(raw: object) -> str | None:
+    """values.clean_uscc, once per distinct code: the check digit costs a Python call each."""
+    if raw is None or isinstance(raw, str):
+        return _clean_uscc_text(raw)
+    return values.clean_uscc(raw)
+
+
+@lru_cache(maxsize=1 << 17)
+def _clean_uscc_text(raw: str | None) -> str | None:
+    return values.clean_uscc(raw)
 
 
 def _json_list(value: object) -> list[Any]:
@@ -393,11 +438,11 @@ def link(
     coded = mentions[~person & mentions["uscc"].notna()]
     named = mentions[~person & mentions["uscc"].isna()]
 
-    unknown_code = ~coded["uscc"].isin(registered["uscc"])
+    unknown_code = ~isin(coded["uscc"], registered["uscc"])
     coded_scope = _in_scope_by(coded[unknown_code], "uscc")
-    out_coded = coded[unknown_code & ~coded["uscc"].isin(coded_scope)]
-    coded = coded[~unknown_code | coded["uscc"].isin(coded_scope)]
-    new_coded = _first_per(coded[~coded["uscc"].isin(registered["uscc"])], "uscc")
+    out_coded = coded[unknown_code & ~isin(coded["uscc"], coded_scope)]
+    coded = coded[~unknown_code | isin(coded["uscc"], coded_scope)]
+    new_coded = _first_per(coded[~isin(coded["uscc"], registered["uscc"])], "uscc")
     coded_agencies = new_coded.assign(
         agency_id=new_coded["uscc"], verified=True, registered=False
     ).reindex(columns=AGENCY_COLUMNS)
@@ -415,8 +460,8 @@ def link(
 
     candidates = named[free & org & _has_text(named["name_key"])]
     named_scope = _in_scope_by(candidates, "name_key")
-    orphans = candidates[candidates["name_key"].isin(named_scope)]
-    out_named = candidates[~candidates["name_key"].isin(named_scope)]
+    orphans = candidates[isin(candidates["name_key"], named_scope)]
+    out_named = candidates[~isin(candidates["name_key"], named_scope)]
     by_new_name = orphans.assign(
         agency_id=_unverified_ids(orphans["name_key"], city_slug), match_method="exact_name"
     )
@@ -629,11 +674,26 @@ def seen_dates(events: pd.DataFrame, previous: Path) -> pd.DataFrame:
     last = _text(events["fetched_at"]).str[:10]
     first = last
     if previous.exists():
-        before = pd.read_parquet(previous, columns=["record_id", "first_seen"])
-        earliest = before.dropna().groupby("record_id")["first_seen"].min()
-        carried = events["record_id"].map(earliest)
+        carried = _earliest_seen(previous, events["record_id"]).set_axis(events.index)
         first = carried.where(carried.notna() & (carried < last), last)
     return events.assign(first_seen=first, last_seen=last)
+
+
+def _earliest_seen(previous: Path, record_ids: pd.Series) -> pd.Series:
+    """Per record id, the earliest first_seen of the previous events (NaN if none): grouped
+    and looked up by Arrow, since a province city carries 300,000 events."""
+    before = pq.read_table(previous, columns=["record_id", "first_seen"])
+    known = pc.and_(pc.is_valid(before["record_id"]), pc.is_valid(before["first_seen"]))
+    before = before.filter(known)
+    ids, seen = large_text(before["record_id"]), large_text(before["first_seen"])
+    order = pc.sort_indices(pa.table({"id": ids, "seen": seen}), sort_keys=[("id", "ascending"),
+                            ("seen", "ascending")])  # fmt: skip
+    ids, seen = ids.take(order), seen.take(order)
+    first = np.ones(len(ids), dtype=bool)  # the first row of each id holds its earliest date
+    if len(ids) > 1:
+        first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+    at = pc.index_in(large_text(record_ids), value_set=ids.filter(first))
+    return pd.Series(pc.take(seen.filter(first), at), dtype="str")
 
 
 def build_events(
@@ -647,9 +707,9 @@ def build_events(
         if any(len(tables[rt]) for rt in RECORD_TYPES)
         else pd.DataFrame(columns=EVENT_COLUMNS)
     )
-    events = links.merge(rows, on="record_id", how="inner", validate="many_to_one")
+    events = lookup_join(links, rows, "record_id")
     events = seen_dates(events, previous)
-    events = events.sort_values(["agency_id", "event_date", "record_id"], na_position="last")
+    events = sorted_rows(events, ["agency_id", "event_date", "record_id"])
     return events.reindex(columns=EVENT_COLUMNS).reset_index(drop=True)
 
 
@@ -663,11 +723,10 @@ def parent_ids(agencies: pd.DataFrame) -> pd.Series:
     carries (names keep no brackets, so 某公司（南浦区分公司） reads 某公司南浦区分公司).
     """
     suffixes = tuple(lookups()["resolve"]["branch_suffixes"])
-    keys = agencies["name_key"].fillna("").astype(str)
-    counts = keys.value_counts()
-    holder = {
-        k: a for k, a in zip(keys, agencies["agency_id"], strict=True) if k and counts[k] == 1
-    }
+    keys = agencies["name_key"].fillna("").astype(str).tolist()
+    ids = agencies["agency_id"].tolist()
+    counts = Counter(keys)
+    holder = {k: a for k, a in zip(keys, ids, strict=True) if k and counts[k] == 1}
 
     def parent(key: str, own: str) -> str | None:
         if not key.endswith(suffixes):
@@ -679,35 +738,44 @@ def parent_ids(agencies: pd.DataFrame) -> pd.Series:
         return None
 
     return pd.Series(
-        [parent(k, a) for k, a in zip(keys, agencies["agency_id"], strict=True)],
+        [parent(k, a) for k, a in zip(keys, ids, strict=True)],
         index=agencies.index,
         dtype=object,
     )
 
 
+@lru_cache(maxsize=1 << 17)
 def trade_name(key: str, prefixes: tuple[str, ...] = ()) -> str:
     """The distinctive part of a company name (字号): place, industry and legal form cut off.
 
     Chinese company names are place + trade name + industry + form; comparing whole names would
     call every 演示市…商务咨询有限公司 alike, so the possibly-related search compares trade names.
+    Cached: a name's trade name is asked for once per agency and once per unlinked record.
     """
-    cfg = lookups()["resolve"]
     for p in prefixes:
         if p and key.startswith(p):
             key = key[len(p) :]
             break
     if "公司" in key:
         key = key[: key.index("公司")]
-    ends = sorted({*cfg["org_suffixes"], *cfg["industry_words"], "有限", "有限责任", "股份有限"},
-                  key=len, reverse=True)  # fmt: skip
+    ends = _trade_name_ends()
     changed = True
-    while changed:
+    while changed:  # cut the longest known ending, again and again, never the whole name
         changed = False
-        for end in ends:
-            if key.endswith(end) and len(key) > len(end):
-                key, changed = key[: -len(end)], True
+        for length, words in ends:
+            if len(key) > length and key[-length:] in words:
+                key, changed = key[:-length], True
                 break
     return key
+
+
+@cache
+def _trade_name_ends() -> tuple[tuple[int, frozenset[str]], ...]:
+    """The endings trade_name cuts, grouped by length, longest first."""
+    cfg = lookups()["resolve"]
+    ends = {*cfg["org_suffixes"], *cfg["industry_words"], "有限", "有限责任", "股份有限"}
+    lengths = sorted({len(e) for e in ends if e}, reverse=True)
+    return tuple((n, frozenset(e for e in ends if len(e) == n)) for n in lengths)
 
 
 def possibly_related(
@@ -785,22 +853,21 @@ def resolve_all(
     agencies["parent_id"] = parent_ids(agencies)
     unreg = tables["registration"]
     nameless = unreg[unreg["uscc"].isna() & ~_has_text(unreg["name_key"])]
-    links, audit = corrections.apply(
-        links, _record_types(tables), set(agencies["agency_id"]), fixes or []
-    )
+    types = _record_types(tables)
+    links, audit = corrections.apply(links, types, set(agencies["agency_id"]), fixes or [])
     relinked = audit.loc[audit["applied"] & audit["agency_id"].notna(), "record_id"]
     removed = corrections.removed_records(audit)
-    removed = removed.assign(record_type=removed["record_id"].map(_record_types(tables)))
+    removed = removed.assign(record_type=removed["record_id"].map(types))
     unlinked = pd.concat(
         [
-            unlinked[~unlinked["record_id"].isin(relinked)],
+            unlinked[~isin(unlinked["record_id"], relinked)],
             sideless,
             nameless.assign(reason="no_match")[UNLINKED_COLUMNS],
             removed[UNLINKED_COLUMNS],
         ],
         ignore_index=True,
     )
-    unlinked = unlinked.sort_values(["record_type", "record_id", "reason"]).reset_index(drop=True)
+    unlinked = sorted_rows(unlinked, ["record_type", "record_id", "reason"]).reset_index(drop=True)
     events = build_events(tables, links, previous_events)
     candidates = possibly_related(unlinked, mentions, agencies, prefixes)
     return Resolved(agencies, events, unlinked, candidates, audit)
@@ -844,7 +911,16 @@ def run(city: City, paths: CityPaths) -> dict[str, Any]:
 
 
 def current_records(paths: CityPaths, record_type: str) -> pd.DataFrame:
-    """This run's clean records plus the ones withdrawn since earlier runs."""
+    """This run's clean records plus the ones withdrawn since earlier runs.
+
+    The earlier records are read in full only when some of them are gone from this run's
+    (their ids are read first): on most runs nothing was withdrawn since.
+    """
+    now = read_clean(paths, record_type)
     path = records_path(paths, record_type)
-    before = pd.read_parquet(path) if path.exists() else None
-    return with_withdrawn(read_clean(paths, record_type), before, record_type)
+    before = None
+    if path.exists() and record_type in WITHDRAWABLE:
+        ids = pd.read_parquet(path, columns=["record_id"])["record_id"]
+        if (~isin(ids, now["record_id"])).any():
+            before = pd.read_parquet(path)
+    return with_withdrawn(now, before, record_type)

@@ -21,6 +21,7 @@ from dateutil.relativedelta import relativedelta
 from agencywatch.config import RECORD_TYPES, City
 from agencywatch.paths import CityPaths
 from transforms import related
+from transforms.frames import isin, lookup_join, sorted_rows
 from transforms.resolve import lookups, read_records
 
 COMPONENTS = ("compliance", "courts", "complaints")
@@ -51,6 +52,18 @@ REASON_COLUMNS = [
 CANDIDATE_COLUMNS = ["agency_id", "code", "record_id", "counts", "expired_reason", "current"]
 # a reviewed correction (transforms/corrections.py) links like a code; fuzzy candidates never do
 LINKED_METHODS = ("uscc", "exact_name", "correction")
+# the only columns the scorer and transforms/related.py read (the tables are wide with text)
+EVENT_READS = ["record_id", "agency_id", "record_type", "match_method"]
+RECORD_READS: dict[str, list[str]] = {
+    "registration": [],
+    "filing": ["issued_on", "expires_on"],
+    "penalty": ["decided_on", "publicity_end"],
+    "abnormal_listing": ["list_type", "listed_on", "removed_on"],
+    "judgment": ["judged_on", "charges", "outcome", "case_type", "cause"],
+    "dishonest_debtor": ["published_on", "filed_on", "performance"],
+    "complaint": ["filed_on", "category", "status"],
+    "phone": ["number", "kind"],
+}
 
 
 # --- the method, as data ----------------------------------------------------------------------
@@ -154,7 +167,7 @@ def linked(events: pd.DataFrame, table: pd.DataFrame, record_type: str) -> pd.Da
     ev = events[
         (events["record_type"] == record_type) & events["match_method"].isin(LINKED_METHODS)
     ]
-    return ev[["record_id", "agency_id"]].merge(table, on="record_id", how="inner")
+    return lookup_join(ev[["record_id", "agency_id"]], table, "record_id", validate=False)
 
 
 def _candidates(
@@ -250,7 +263,7 @@ def complaint_candidates(df: pd.DataFrame, clock: Clock, codes: dict[str, Any]) 
 def registration_candidates(agencies: pd.DataFrame, registrations: pd.DataFrame) -> pd.DataFrame:
     """Revoked or cancelled registrations: current facts, no window."""
     bad = agencies[agencies["registered"] & agencies["status"].isin(["revoked", "cancelled"])]
-    reg = registrations[registrations["agency_id"].isin(bad["agency_id"])]
+    reg = registrations[isin(registrations["agency_id"], bad["agency_id"])]
     reg = reg[["agency_id", "record_id"]].merge(bad[["agency_id", "status"]], on="agency_id")
     none = pd.Series(None, index=reg.index, dtype=object)
     return _candidates(reg, "registration_" + reg["status"].astype(str), none)
@@ -268,7 +281,7 @@ def withdrawn_ids(tables: dict[str, pd.DataFrame]) -> set[str]:
 
 def withdrawn_expired(candidates: pd.DataFrame, gone: set[str]) -> pd.DataFrame:
     """A withdrawn record no longer counts and is no longer current, whatever its dates say."""
-    hit = candidates["record_id"].isin(gone)
+    hit = isin(candidates["record_id"], gone)
     if not hit.any():
         return candidates
     out = candidates.copy()
@@ -303,10 +316,10 @@ def flags(
     status = agencies.set_index("agency_id")["status"]
     published = records["phone"][records["phone"]["kind"] == "published_by_agency"]
     revoked = status[status.isin(["revoked", "cancelled"])].index
-    revoked_phones = published[published["agency_id"].isin(revoked)]
+    revoked_phones = published[isin(published["agency_id"], revoked)]
     revoked_regs = c[
         (c["code"].str.startswith("registration_"))
-        & c["agency_id"].isin(revoked_phones["agency_id"])
+        & isin(c["agency_id"], revoked_phones["agency_id"])
     ]
     parts = [
         _flag(c[(c["code"] == "criminal_collection") & c["counts"]], "flag_criminal_collection"),
@@ -327,7 +340,7 @@ def unregistered_advertising(agencies: pd.DataFrame, published: pd.DataFrame) ->
     with a valid code but no registration here is registered somewhere else: not flagged.
     """
     outfits = agencies.loc[~agencies["registered"] & ~agencies["verified"], "agency_id"]
-    phones = published[published["agency_id"].isin(outfits)]
+    phones = published[isin(published["agency_id"], outfits)]
     return phones[["agency_id", "record_id"]]
 
 
@@ -364,9 +377,7 @@ def reasons_table(rows: pd.DataFrame, codes: dict[str, Any]) -> pd.DataFrame:
     out = out.rename(columns={"zh": "text_zh", "en": "text_en"})
     order = {code: i for i, code in enumerate(codes)}
     out["_order"] = out["code"].map(order)
-    out = out.sort_values(
-        ["agency_id", "_order", "evidence", "expired_reason"], na_position="first"
-    )
+    out = sorted_rows(out, ["agency_id", "_order", "evidence", "expired_reason"], na_first=True)
     out["counts"] = out["counts"].astype(bool)
     return out.reindex(columns=REASON_COLUMNS).reset_index(drop=True)
 
@@ -472,7 +483,7 @@ def score(
     rec = {rt: linked(events, tables[rt], rt) for rt in tables}
     gone = withdrawn_ids(tables)
     for rt in ("phone", "filing"):  # a withdrawn number or filing is simply no longer there
-        rec[rt] = rec[rt][~rec[rt]["record_id"].isin(gone)]
+        rec[rt] = rec[rt][~isin(rec[rt]["record_id"], gone)]
     candidates = pd.concat(
         [
             registration_candidates(agencies, rec["registration"]),
@@ -502,8 +513,9 @@ def score(
 def run(city: City, paths: CityPaths, as_of: date) -> dict[str, Any]:
     """Read resolved/ and clean/, write scored/{scores,reasons}.parquet."""
     agencies = pd.read_parquet(paths.resolved / "agencies.parquet")
-    events = pd.read_parquet(paths.resolved / "events.parquet")
-    tables = {rt: read_records(paths, rt) for rt in RECORD_TYPES}
+    events = pd.read_parquet(paths.resolved / "events.parquet", columns=EVENT_READS)
+    tables = {rt: read_records(paths, rt, ["record_id", *RECORD_READS[rt], "withdrawn_on"])
+              for rt in RECORD_TYPES}  # fmt: skip
     scores, reasons = score(agencies, events, tables, city, as_of)
     paths.scored.mkdir(parents=True, exist_ok=True)
     scores.to_parquet(paths.scored / "scores.parquet", index=False)

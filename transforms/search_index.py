@@ -19,6 +19,7 @@ traditional input onto simplified names.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import defaultdict
@@ -28,8 +29,10 @@ from typing import Any
 
 import opencc
 import pandas as pd
+import pyarrow.parquet as pq
 
 from agencywatch.paths import CityPaths
+from transforms.render_model import http_url, records
 from transforms.values import name_key, normalize_phone
 
 FORMAT_VERSION = 1
@@ -37,6 +40,10 @@ DOCS_PER_SHARD = 64
 POSTINGS_PER_BUCKET = 400  # aims at a few KB per names shard
 CODES_PER_BUCKET = 64
 T2S_CONFIGS = ("s2t", "s2tw", "s2hk")
+# what code_entries and phone_entries read of a clean table
+CLEAN_COLUMNS = ("record_id", "source_id", "url", "fetched_at", "number", "kind", "category",
+                 "name", "filing_no", "filing_type", "issuer", "issued_on", "expires_on",
+                 "event_date")  # fmt: skip
 
 
 def fnv1a(text: str) -> int:
@@ -60,6 +67,17 @@ def phone_shard(number: str) -> str:
 
 def build(model: dict[str, Any], paths: CityPaths, out: Path) -> dict[str, Any]:
     """Write every shard under out/ and return the meta the page reads first."""
+    files, meta = shards(model, paths)
+    for name, data in files.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return meta
+
+
+def shards(model: dict[str, Any], paths: CityPaths) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Every shard as {path under search/: its bytes}, and the meta the page reads first (the
+    renderer writes them itself, hashing the bytes as it goes)."""
     agencies = model["agencies"]
     docs = [_doc(a) for a in agencies]
     meta = {
@@ -69,20 +87,23 @@ def build(model: dict[str, Any], paths: CityPaths, out: Path) -> dict[str, Any]:
         "name_buckets": _bucket_count(sum(len(grams(d["key"])) for d in docs), POSTINGS_PER_BUCKET),
     }
     sources = {s.id: s.title for s in model["city"].sources}
-    codes = code_entries(agencies, paths, sources)
+    events = model.get("events")
+    linked = _linked(agencies)
+    codes = code_entries(agencies, paths, sources, events, linked)
     meta["code_buckets"] = _bucket_count(len(codes), CODES_PER_BUCKET)
+    files: dict[str, bytes] = {}
     for k in range(0, len(docs), DOCS_PER_SHARD):
-        _dump(out / "docs" / f"{k // DOCS_PER_SHARD}.json", docs[k : k + DOCS_PER_SHARD])
-    _write_buckets(out / "names", name_postings(docs), meta["name_buckets"])
-    _write_buckets(out / "codes", codes, meta["code_buckets"])
+        files[f"docs/{k // DOCS_PER_SHARD}.json"] = _json(docs[k : k + DOCS_PER_SHARD])
+    files.update(_buckets("names", name_postings(docs), meta["name_buckets"]))
+    files.update(_buckets("codes", codes, meta["code_buckets"]))
     phones: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(dict)
-    for number, entries in phone_entries(agencies, paths, sources).items():
+    for number, entries in phone_entries(agencies, paths, sources, events, linked).items():
         phones[phone_shard(number)][number] = entries
     for shard, numbers in phones.items():
-        _dump(out / "phones" / f"{shard}.json", numbers)
-    _dump(out / "t2s.json", traditional_map(d["key"] for d in docs))
-    _dump(out / "meta.json", meta)
-    return meta
+        files[f"phones/{shard}.json"] = _json(numbers)
+    files["t2s.json"] = _json(traditional_map(d["key"] for d in docs))
+    files["meta.json"] = _json(meta)
+    return files, meta
 
 
 def _bucket_count(items: int, per_bucket: int) -> int:
@@ -109,20 +130,15 @@ def name_postings(docs: list[dict[str, Any]]) -> dict[str, list[int]]:
     return postings
 
 
-def _write_buckets(folder: Path, entries: dict[str, Any], buckets: int) -> None:
+def _buckets(folder: str, entries: dict[str, Any], buckets: int) -> dict[str, bytes]:
     split: dict[int, dict[str, Any]] = defaultdict(dict)
     for key in sorted(entries):
         split[fnv1a(key) % buckets][key] = entries[key]
-    for bucket, content in split.items():
-        _dump(folder / f"{bucket}.json", content)
+    return {f"{folder}/{bucket}.json": _json(content) for bucket, content in split.items()}
 
 
-def _dump(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
-        encoding="utf-8",
-    )
+def _json(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
 def _agency_ref(a: dict[str, Any] | None) -> dict[str, Any]:
@@ -132,8 +148,6 @@ def _agency_ref(a: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _evidence(row: dict[str, Any], sources: dict[str, str]) -> dict[str, Any]:
-    from transforms.render import http_url
-
     return {
         "record_id": row.get("record_id"),
         "href": http_url(row.get("url")),
@@ -148,24 +162,32 @@ def _linked(agencies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _clean_or_events(
-    paths: CityPaths, agencies: list[dict[str, Any]], record_type: str, key: str
+    paths: CityPaths,
+    agencies: list[dict[str, Any]],
+    record_type: str,
+    key: str,
+    events: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
-    """The clean records of a type (linked or not); without them, the linked events, whose
-    record id ends in the record's key."""
+    """The clean records of a type (linked or not); without them, the linked events (the
+    release's events table when given, else the agencies' timelines), whose record id ends in
+    the record's key."""
     path = paths.clean / f"{record_type}.parquet"
     if path.is_file():
-        df = pd.read_parquet(path)
-        return df.astype(object).where(df.notna(), None).to_dict("records")
-    rows = []
-    for a in agencies:
-        for e in a["events"]:
-            if e["record_type"] == record_type:
-                rows.append({**e, key: e["record_id"].split(":", 1)[-1]})
-    return rows
+        present = set(pq.read_schema(path).names)
+        return records(pd.read_parquet(path, columns=[c for c in CLEAN_COLUMNS if c in present]))
+    if events is not None:
+        rows = records(events[events["record_type"] == record_type]) if len(events) else []
+    else:
+        rows = [e for a in agencies for e in a["events"] if e["record_type"] == record_type]
+    return [{**e, key: e["record_id"].split(":", 1)[-1]} for e in rows]
 
 
 def code_entries(
-    agencies: list[dict[str, Any]], paths: CityPaths, sources: dict[str, str]
+    agencies: list[dict[str, Any]],
+    paths: CityPaths,
+    sources: dict[str, str],
+    events: pd.DataFrame | None = None,
+    linked: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, list[dict]]:
     """Normalized code → what it identifies: an agency (USCC or id) or a filing."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -173,8 +195,8 @@ def code_entries(
         out[a["agency_id"].upper()].append({"kind": "agency", **_agency_ref(a)})
         if a.get("uscc") and a["uscc"].upper() != a["agency_id"].upper():
             out[a["uscc"].upper()].append({"kind": "agency", **_agency_ref(a)})
-    linked = _linked(agencies)
-    for row in _clean_or_events(paths, agencies, "filing", "filing_no"):
+    linked = _linked(agencies) if linked is None else linked
+    for row in _clean_or_events(paths, agencies, "filing", "filing_no", events):
         number = normalize_code(row.get("filing_no"))
         if not number:
             continue
@@ -203,16 +225,24 @@ def normalize_code(value: object) -> str | None:
 
 
 def phone_entries(
-    agencies: list[dict[str, Any]], paths: CityPaths, sources: dict[str, str]
+    agencies: list[dict[str, Any]],
+    paths: CityPaths,
+    sources: dict[str, str],
+    events: pd.DataFrame | None = None,
+    linked: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, list[dict]]:
     """Normalized number → every record that mentions it, with the agency when linked."""
-    linked = _linked(agencies)
+    linked = _linked(agencies) if linked is None else linked
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in _clean_or_events(paths, agencies, "phone", "number"):
-        try:
-            number = normalize_phone(row.get("number"))
-        except ValueError:
-            continue
+    numbers: dict[Any, str | None] = {}  # raw → normalized (None: not a number the site keys)
+    for row in _clean_or_events(paths, agencies, "phone", "number", events):
+        raw = row.get("number")
+        if raw not in numbers:
+            try:
+                numbers[raw] = normalize_phone(raw)
+            except ValueError:
+                numbers[raw] = None
+        number = numbers[raw]
         if number is None:
             continue
         agency = linked.get(row.get("record_id"))
@@ -230,6 +260,12 @@ def phone_entries(
     return out
 
 
+@functools.cache
+def _converter(config: str) -> opencc.OpenCC:
+    """An OpenCC converter, loaded once per process (a worker renders several cities)."""
+    return opencc.OpenCC(config)
+
+
 def traditional_map(keys: Iterable[str]) -> dict[str, str]:
     """Traditional (and regional variant) character → the simplified one the keys use.
 
@@ -237,7 +273,7 @@ def traditional_map(keys: Iterable[str]) -> dict[str, str]:
     chars = sorted({ch for k in keys for ch in k if ord(ch) > 0x2E7F})
     out: dict[str, str] = {}
     for config in T2S_CONFIGS:
-        conv = opencc.OpenCC(config)
+        conv = _converter(config)
         for ch, trad in zip(chars, conv.convert("\n".join(chars)).split("\n"), strict=False):
             if len(trad) == 1 and trad != ch:
                 out.setdefault(trad, ch)

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -57,12 +57,23 @@ def _empty_markers() -> frozenset[str]:
     return frozenset(m.casefold() for m in lookups()["empty_markers"])
 
 
+@cache
+def _longest_marker() -> int:
+    return max(map(len, _empty_markers()), default=0)
+
+
 def clean_text(value: object) -> str | None:
     """The value as NFKC text without outer spaces, or None when it is an empty marker."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    if _SPACES.sub("", text).casefold() in _empty_markers():
+    if value.__class__ is not str:
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+            return None
+        value = str(value)
+    text = unicodedata.normalize("NFKC", value).strip()
+    # Case folding never shortens text, so a text longer than every marker without a space
+    # inside cannot be one; str.split() splits where the regex's \s matches.
+    if len(text) > _longest_marker() and len(text.split(None, 1)) == 1:
+        return text
+    if "".join(text.split()).casefold() in _empty_markers():
         return None
     return text
 
@@ -71,7 +82,7 @@ def display_text(value: object) -> str | None:
     """Like clean_text but keeps the source's own characters (names are shown as published)."""
     if clean_text(value) is None:
         return None
-    return _SPACES.sub(" ", str(value)).strip()
+    return " ".join(str(value).split())  # white space runs as one space, none at the ends
 
 
 def unify_brackets(text: str) -> str:
@@ -116,6 +127,9 @@ def _epoch_date(number: int, text: str) -> str:
     return _checked_date(moment.year, moment.month, moment.day, text)
 
 
+_EPOCH = re.compile(r"(\d{10}|\d{13})(?:\.0+)?")
+
+
 def parse_date(value: object) -> str | None:
     """An ISO YYYY-MM-DD date from the layouts Chinese sources use, epoch numbers included."""
     text = clean_text(value)
@@ -125,7 +139,7 @@ def parse_date(value: object) -> str | None:
         m = pattern.fullmatch(text)
         if m:
             return _checked_date(int(m["y"]), int(m["m"]), int(m["d"]), text)
-    epoch = re.fullmatch(r"(\d{10}|\d{13})(?:\.0+)?", text)
+    epoch = _EPOCH.fullmatch(text)
     if epoch:
         digits = epoch[1]
         return _epoch_date(int(digits) // (1000 if len(digits) == 13 else 1), text)
@@ -166,7 +180,10 @@ def parse_amount_cny(value: object, unit_hint: str | None = None) -> float | Non
 # --- enums ------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)
 def _word_key(text: str) -> str:
+    """Text as enum words are compared: NFKC, simplified, lower case, no spaces (cached: role
+    words and statuses repeat, and the OpenCC call is the dear part)."""
     return _t2s().convert(_SPACES.sub("", unicodedata.normalize("NFKC", text))).casefold()
 
 
@@ -179,6 +196,12 @@ def _enum_table(table: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return spec["default"], tuple((_word_key(w), v) for w, v in spec["words"])
 
 
+@cache
+def _enum_exact(table: str) -> dict[str, str]:
+    """Word → enum value; the first listing of a word wins."""
+    return dict(reversed(_enum_table(table)[1]))
+
+
 def enum_value(value: object, table: str) -> str:
     """The enum word for a source value via [enums.<table>]: exact word, then first contained."""
     default, words = _enum_table(table)
@@ -186,10 +209,32 @@ def enum_value(value: object, table: str) -> str:
     if text is None:
         return default
     key = _word_key(text)
-    exact = dict(reversed(words))
+    exact = _enum_exact(table)
     if key in exact:
         return exact[key]
     return next((v for w, v in words if w in key), default)
+
+
+def enum_values(values: pd.Series, table: str) -> pd.Series:
+    """enum_value over a column: the word keys of all distinct values in one OpenCC call."""
+    default, words = _enum_table(table)
+    exact = _enum_exact(table)
+    cleaned = map_unique(values, clean_text)[0]
+    codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
+    found = [
+        exact[key] if key in exact else next((v for w, v in words if w in key), default)
+        for key in _word_keys(list(uniques))
+    ]
+    return pd.Series(_object_array([*found, default])[codes], index=values.index, dtype=object)
+
+
+def _word_keys(texts: list[str]) -> list[str]:
+    """_word_key of each text; the OpenCC conversion runs once over all of them."""
+    folded = [_SPACES.sub("", unicodedata.normalize("NFKC", t)) for t in texts]
+    converted = _t2s().convert("\n".join(folded)).split("\n") if folded else []
+    if len(converted) != len(folded):  # a dictionary phrase swallowed a line break
+        converted = [_t2s().convert(t) for t in folded]
+    return [c.casefold() for c in converted]
 
 
 def enum_matches(value: object, table: str) -> bool:
@@ -221,12 +266,21 @@ def name_key(name: object) -> str | None:
     return None if pre is None else _t2s().convert(pre)
 
 
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUES = {c: i for i, c in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_PLAIN = re.compile(r"[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}")
+
+
 def clean_uscc(raw: object) -> str | None:
     """The 统一社会信用代码 when it passes the GB 32100-2015 check, else None."""
     text = clean_text(raw)
     if text is None:
         return None
     code = re.sub(r"[\s\-]", "", text).upper()
+    if _USCC_PLAIN.fullmatch(code):  # the usual case: stdnum's checks, without its clean-up
+        total = sum(_USCC_VALUES[c] * w for c, w in zip(code, _USCC_WEIGHTS, strict=False))
+        return code if code[-1] == _USCC_ALPHABET[(31 - total) % 31] else None
     try:
         return stdnum_uscc.validate(code)
     except ValueError:  # stdnum's ValidationError is a ValueError
@@ -275,6 +329,9 @@ def canonical_case_no(text: object) -> str | None:
 # --- phones -----------------------------------------------------------------------------
 
 _EXTENSION = re.compile(r"(转|分机|ext\.?|x|#).*$", re.IGNORECASE)
+_NOT_DIGIT = re.compile(r"\D")
+# a mobile, a 400/800 number, or a landline with its area code
+_PHONE_FORMS = re.compile(r"1[3-9]\d{9}|[48]00\d{7}|0[1-9]\d{8,10}")
 
 
 def normalize_phone(raw: object) -> str | None:
@@ -287,20 +344,68 @@ def normalize_phone(raw: object) -> str | None:
     text = clean_text(raw)
     if text is None:
         return None
-    digits = re.sub(r"\D", "", _EXTENSION.sub("", text))
+    digits = _NOT_DIGIT.sub("", _EXTENSION.sub("", text))
     international = text.lstrip().startswith("+") or digits.startswith("0086")
     digits = digits.removeprefix("00") if digits.startswith("0086") else digits
     if international or (len(digits) == 13 and digits.startswith("861")):
         digits = digits.removeprefix("86")
         if international and digits and digits[0] not in "014":
             digits = "0" + digits  # +86 599 … is the landline 0599 …
-    if re.fullmatch(r"1[3-9]\d{9}", digits):
-        return digits
-    if re.fullmatch(r"[48]00\d{7}", digits):
-        return digits
-    if re.fullmatch(r"0[1-9]\d{8,10}", digits):
+    if _PHONE_FORMS.fullmatch(digits):
         return digits
     raise ValueError(f"phone {text!r}: not a mainland mobile, 400/800 or area-coded number")
+
+
+def phone_numbers(values: pd.Series) -> pd.Series:
+    """Per cell, the numbers normalize_phone accepts among split_phones' parts (others left out).
+
+    A cell of ASCII digits, brackets and dashes only, longer than any empty marker, is one part
+    that reads the same in pyarrow: its digits, kept when they make a mobile, 400/800 or
+    area-coded number. Cells that may carry a country code, an extension or several numbers go
+    through the parsers.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = _object_array([[] for _ in range(len(values))])
+    simple = _matching_rows(values, rf"^[0-9()\-]{{{_longest_marker() + 1},}}$")
+    if simple.any():
+        text = pa.array(values[simple], type=pa.string(), from_pandas=True)
+        digits = pc.replace_substring_regex(text, r"[^0-9]", "")
+        coded = pc.or_(pc.starts_with(digits, "86"), pc.starts_with(digits, "0086"))
+        local = ~coded.to_numpy(zero_copy_only=False)
+        valid = pc.match_substring_regex(digits, f"^(?:{_PHONE_FORMS.pattern})$")
+        found = zip(
+            digits.to_numpy(zero_copy_only=False)[local],
+            valid.to_numpy(zero_copy_only=False)[local],
+            strict=True,
+        )
+        rows = np.flatnonzero(simple)
+        out[rows[local]] = _object_array([[d] if ok else [] for d, ok in found])
+        simple[rows[~local]] = False
+    rest = ~simple
+    if rest.any():
+        parsed = map_unique(values[rest], _phone_numbers)[0].to_numpy()
+        out[rest] = _object_array([[] if n is None else n for n in parsed])
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _object_array(items: list[Any]) -> np.ndarray:
+    """A 1-d object array of the items, lists included as elements."""
+    return np.fromiter(items, dtype=object, count=len(items))
+
+
+def _phone_numbers(cell: object) -> list[str]:
+    """phone_numbers of one cell, by the parsers."""
+    numbers = []
+    for part in split_phones(cell):
+        try:
+            number = normalize_phone(part)
+        except ValueError:
+            continue
+        if number is not None:
+            numbers.append(number)
+    return numbers
 
 
 def split_phones(value: object) -> list[str]:
@@ -320,14 +425,86 @@ def keep_where(values: pd.Series, keep: pd.Series) -> pd.Series:
     return out
 
 
+# Characters that are their own NFKC form and no white space (tests check this against
+# unicodedata): printable ASCII, CJK punctuation and brackets, CJK ideographs. Full-width forms
+# are no white space either and fold to one printable ASCII character each. In RE2 syntax.
+_OWN_NFKC = (
+    r"\x21-\x7e"  # printable ASCII
+    r"\x{3001}-\x{3003}\x{3008}-\x{3011}\x{3014}-\x{301b}"  # 、。〃 〈〉《》「」『』【】 〔〕〖〗〘〙〚〛
+    r"\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}"  # CJK ideographs
+)
+_FULL_WIDTH = r"\x{ff01}-\x{ff5e}"
+
+
+def _plain_rows(values: pd.Series, chars: str) -> np.ndarray:
+    """Rows whose text is longer than any empty marker and made only of `chars`.
+
+    Such text is no empty marker (NFKC keeps its length and adds no space, case folding never
+    shortens), and has no white space to trim or collapse: the cleaners would return it as is.
+    """
+    return _matching_rows(values, f"^[{chars}]{{{_longest_marker() + 1},}}$")
+
+
+def _matching_rows(values: pd.Series, pattern: str) -> np.ndarray:
+    """Rows whose text matches an RE2 pattern (pyarrow); none when the column is not all text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return np.zeros(len(values), dtype=bool)
+    try:
+        text = pa.array(values, type=pa.string(), from_pandas=True)
+    except (UnicodeError, pa.ArrowException):  # lone surrogates: the per-value path copes
+        return np.zeros(len(values), dtype=bool)
+    return pc.match_substring_regex(text, pattern).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _map_unless_plain(
+    values: pd.Series, parse: Callable[[Any], Any], plain: np.ndarray
+) -> pd.Series:
+    """parse over the rows that are not plain; plain rows keep their text."""
+    if not plain.any():
+        return map_unique(values, parse)[0]
+    out = pd.Series(values.to_numpy(dtype=object), index=values.index, dtype=object)
+    rest = ~plain
+    if rest.any():
+        out[rest] = map_unique(values[rest], parse)[0].to_numpy()
+    return out
+
+
+_USCC_CHECK_TABLE = np.full(256, 0, dtype=np.int64)
+_USCC_CHECK_TABLE[[ord(c) for c in _USCC_ALPHABET]] = np.arange(len(_USCC_ALPHABET))
+
+
+def clean_usccs(values: pd.Series) -> pd.Series:
+    """clean_uscc over a column: codes already in plain form are checked all at once."""
+    plain = _matching_rows(values, f"^{_USCC_PLAIN.pattern}$")
+    out = _map_unless_plain(values, clean_uscc, plain)
+    if plain.any():
+        codes = out[plain].to_numpy(dtype=object)
+        digits = np.frombuffer("".join(codes).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
+        total = _USCC_CHECK_TABLE[digits[:, :17]] @ np.array(_USCC_WEIGHTS, dtype=np.int64)
+        alphabet = np.frombuffer(_USCC_ALPHABET.encode("ascii"), dtype=np.uint8)
+        valid = alphabet[(31 - total) % 31] == digits[:, 17]
+        out[plain] = np.where(valid, codes, None)
+    return out
+
+
 def clean_texts(values: pd.Series) -> pd.Series:
     """clean_text over a column (once per distinct value: most columns repeat a lot)."""
-    return map_unique(values, clean_text)[0]
+    return _map_unless_plain(values, clean_text, _plain_rows(values, _OWN_NFKC))
 
 
 def display_texts(values: pd.Series) -> pd.Series:
-    """display_text over a column."""
-    return map_unique(values, display_text)[0]
+    """display_text over a column; Arrow-backed text comes back Arrow-backed (missing as NaN)."""
+    plain = _plain_rows(values, _OWN_NFKC + _FULL_WIDTH)
+    if not isinstance(values.dtype, pd.StringDtype) or not plain.any():
+        return _map_unless_plain(values, display_text, plain)
+    out = values.copy()
+    rest = ~plain
+    if rest.any():
+        out[rest] = map_unique(values[rest], display_text)[0].to_numpy()
+    return out
 
 
 def _unify_brackets_column(text: pd.Series) -> pd.Series:
@@ -359,24 +536,38 @@ def map_unique(values: pd.Series, parse: Callable[[Any], T]) -> tuple[pd.Series,
     A None or NaN cell gives (None, None) without calling parse.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    results: list[Any] = []
-    errors: list[str | None] = []
-    for u in uniques:
-        try:
-            results.append(parse(u))
-            errors.append(None)
-        except ValueError as e:
-            results.append(None)
-            errors.append(str(e))
-    results.append(None)
-    errors.append(None)
-    result_arr = np.empty(len(results), dtype=object)
-    result_arr[:] = results
-    error_arr = np.array(errors, dtype=object)
+    if isinstance(uniques, pd.api.extensions.ExtensionArray):  # Arrow text: one conversion
+        uniques = uniques.to_numpy(dtype=object)
+    results, errors = _parsed(uniques, parse)
+    # fromiter keeps list results (split_list) as elements rather than reading them as rows
+    result_arr = np.fromiter([*results, None], dtype=object, count=len(results) + 1)
+    error_arr = np.array([*errors, None], dtype=object)
     return (
         pd.Series(result_arr[codes], index=values.index, dtype=object),
         pd.Series(error_arr[codes], index=values.index, dtype=object),
     )
+
+
+def _parsed(uniques: Any, parse: Callable[[Any], T]) -> tuple[list[Any], list[str | None]]:
+    """(results, error reasons) of parse over values, None for a value it refused.
+
+    parse runs over the values in C (map) and only a refusal costs Python bookkeeping: the
+    refused value was taken from the iterator, so mapping goes on with the next one.
+    """
+    results: list[Any] = []
+    refused: dict[int, str] = {}
+    rest = iter(uniques)
+    while True:
+        try:
+            results.extend(map(parse, rest))
+            break
+        except ValueError as e:
+            refused[len(results)] = str(e)
+            results.append(None)
+    errors: list[str | None] = [None] * len(results)
+    for i, reason in refused.items():
+        errors[i] = reason
+    return results, errors
 
 
 def map_unique_pairs(
