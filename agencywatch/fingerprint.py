@@ -86,11 +86,12 @@ def code_digest() -> str:
                 h.update(f"{path.relative_to(PROJECT_DIR)}\0{file_digest(path)}\n".encode())
     h.update(sys.version.encode())
     for name in LIBRARIES:
-        h.update(f"{name}={_version(name)}\n".encode())
+        h.update(f"{name}={library_version(name)}\n".encode())
     return h.hexdigest()
 
 
-def _version(distribution: str) -> str:
+def library_version(distribution: str) -> str:
+    """The installed version, or "absent": an upgrade must invalidate what the library made."""
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

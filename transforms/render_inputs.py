@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -115,12 +114,5 @@ def site_digest() -> str:
                 f"{path.relative_to(SITE_DIR).as_posix()}\0{fingerprint.file_digest(path)}\n".encode()
             )
     for name in LIBRARIES:
-        h.update(f"{name}={_version(name)}\n".encode())
+        h.update(f"{name}={fingerprint.library_version(name)}\n".encode())
     return h.hexdigest()
-
-
-def _version(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "absent"

@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +40,7 @@ EXTRA_FACTS = ("address", "legal_rep", "established_on", "registered_capital_cny
 EVENT_FIELDS = ("record_id", "agency_id", "record_type", "match_method", "event_date",
                 "summary_zh", "summary_en", "source_id", "url", "fetched_at", "content_sha256",
                 "publicity_end")  # fmt: skip
+VIEW_FIELDS = EVENT_FIELDS[:9]  # as the release has them; the rest are derived
 HISTORY_FIELDS = ("as_of", "agency_id", "score", "list", "list_reason_code", "list_reason_zh",
                   "list_reason_en", "method_version")  # fmt: skip
 CHART_W, CHART_H = 300, 100
@@ -74,21 +75,26 @@ def read_table(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
 
 
-def column_values(df: pd.DataFrame, column: str) -> list[Any]:
-    """A column as Python values with None for missing ones; all None when the column is absent.
+def column_values(
+    df: pd.DataFrame, column: str, derive: Callable[[Any], Any] | None = None
+) -> list[Any]:
+    """A column as Python values with None for missing ones (all None when the column is
+    absent), or derive(value) of each when given (derive(None) for a missing one).
 
-    Text is converted once per distinct value (a city's quarter of a million events repeat
-    their record types, dates, urls and agency ids): the same string object serves every row
-    that holds it, which halves the model's memory."""
+    Text is converted, and derive called, once per distinct value (a city's quarter of a
+    million events repeat their record types, dates, urls and agency ids): the same object
+    serves every row that holds it, which also halves the model's memory."""
     if column not in df.columns:
-        return [None] * len(df)
+        return [None if derive is None else derive(None)] * len(df)
     series = df[column]
-    if series.dtype.kind in "biuf":
+    if series.dtype.kind in "biuf" and derive is None:
         return series.to_numpy(dtype=object, na_value=None).tolist()
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     values = np.empty(len(uniques) + 1, dtype=object)
     values[:-1] = uniques.to_numpy(dtype=object, na_value=None)
     values[-1] = None  # code -1: a missing value
+    if derive is not None:
+        values[:] = [derive(v) for v in values]
     return values[codes].tolist()
 
 
@@ -179,28 +185,34 @@ def event_views(
     keys = pd.DataFrame({"date": events["event_date"].fillna(""), "id": events["record_id"]})
     newest_first = keys.sort_values(["date", "id"], ascending=False, kind="stable").index
     ordered = events.loc[newest_first]
-    columns = [column_values(ordered, c) for c in EVENT_FIELDS]
-    hrefs: dict[Any, str | None] = {}  # each distinct url, sha and time worked out once
-    prefixes: dict[Any, str] = {}
-    days: dict[Any, str] = {}
-    out = []
-    for rid, aid, rtype, match, date, s_zh, s_en, sid, url, fetched, sha, end in zip(
-        *columns, strict=True
-    ):
-        reason = expired.get(rid)
-        if reason is None and end and str(end) < as_of:
-            reason = "publicity_ended"
-        href = hrefs[url] if url in hrefs else hrefs.setdefault(url, http_url(url))
-        prefix = prefixes[sha] if sha in prefixes else prefixes.setdefault(sha, (sha or "")[:12])
-        day = (
-            days[fetched] if fetched in days else days.setdefault(fetched, str(fetched or "")[:10])
-        )
-        out.append({"record_id": rid, "agency_id": aid, "record_type": rtype,
-                    "match_method": match, "event_date": date, "summary_zh": s_zh,
-                    "summary_en": s_en, "source_id": sid, "url": url, "href": href,
-                    "source_title": titles.get(sid, sid), "sha_prefix": prefix,
-                    "fetched_on": day, "expired_reason": reason, "missing": False})  # fmt: skip
-    return out
+    columns = [column_values(ordered, c) for c in VIEW_FIELDS]
+    derived = [
+        column_values(ordered, "url", http_url),
+        column_values(ordered, "source_id", lambda s: titles.get(s, s)),
+        column_values(ordered, "content_sha256", lambda sha: (sha or "")[:12]),
+        column_values(ordered, "fetched_at", lambda t: str(t or "")[:10]),
+        _expired_reasons(columns[0], column_values(ordered, "publicity_end"), as_of, expired),
+    ]
+    return [
+        {"record_id": rid, "agency_id": aid, "record_type": rtype, "match_method": match,
+         "event_date": date, "summary_zh": s_zh, "summary_en": s_en, "source_id": sid,
+         "url": url, "href": href, "source_title": title, "sha_prefix": prefix,
+         "fetched_on": day, "expired_reason": reason, "missing": False}
+        for rid, aid, rtype, match, date, s_zh, s_en, sid, url, href, title, prefix, day, reason
+        in zip(*columns, *derived, strict=True)
+    ]  # fmt: skip
+
+
+def _expired_reasons(
+    record_ids: list[Any], ends: list[Any], as_of: str, expired: dict[str, str]
+) -> list[str | None]:
+    """Why each event no longer counts: the scorer's reason, else "publicity_ended" when its
+    publicity ended before the release date, else None."""
+    return [
+        reason if (reason := expired.get(rid)) is not None
+        else ("publicity_ended" if end and str(end) < as_of else None)
+        for rid, end in zip(record_ids, ends, strict=True)
+    ]  # fmt: skip
 
 
 def attach_events(
