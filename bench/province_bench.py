@@ -175,7 +175,7 @@ def profile_city(root: Path, slug: str, top: int = 30) -> dict[str, Any]:
     out: dict[str, Any] = {"city": slug}
     for key in ("cumulative", "tottime"):
         buf = io.StringIO()
-        pstats.Stats(profiler, stream=buf).sort_stats(key).print_stats(top)
+        pstats.Stats(profiler, stream=buf).strip_dirs().sort_stats(key).print_stats(top)
         out[f"top_by_{key}"] = _stat_rows(profiler, key, top)
         out[f"text_by_{key}"] = buf.getvalue()
     return out

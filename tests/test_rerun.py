@@ -4,9 +4,7 @@ run again (each test below fails if a stage's earlier result were wrongly reused
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 
 from agencywatch import fingerprint, pipeline
 from agencywatch.mirror.province import synth_province
+from bench.province_bench import snapshot
 from expectations.gate import GateFailed
 
 AS_OF = "2026-11-01"
@@ -71,19 +70,6 @@ def reused(root: Path, run_id: str) -> dict[str, bool]:
         "score": "reused_from" in build["score"],
         "release": "reused_from" in stage(root, run_id, "release"),
     }
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
-    """Every file under public/ and releases/: (mtime_ns, inode, sha256)."""
-    out = {}
-    for top in ("public", "releases"):
-        for dirpath, _dirs, files in os.walk(root / top):
-            for name in files:
-                path = Path(dirpath) / name
-                st = path.stat()
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                out[str(path.relative_to(root))] = (st.st_mtime_ns, st.st_ino, digest)
-    return out
 
 
 def facts(summary: dict[str, Any]) -> dict[str, Any]:
