@@ -128,17 +128,21 @@ def write_result(name: str, figures: dict[str, Any], results_dir: Path | None = 
 
 class Stopwatch:
     """`with Stopwatch() as t:` … `t.seconds` (wall) and `t.cpu_seconds` (this process's CPU,
-    which a loaded machine inflates far less than wall time)."""
+    which a loaded machine inflates far less than wall time), of which `t.system_seconds` in
+    the kernel: mostly creating files and folders, whose cost differs by an order of magnitude
+    between file systems (bench/fs_cost.py)."""
 
     def __enter__(self) -> Stopwatch:
         self.start = time.perf_counter()
         self.cpu_start = time.process_time()
-        self.seconds = self.cpu_seconds = 0.0
+        self.system_start = os.times().system
+        self.seconds = self.cpu_seconds = self.system_seconds = 0.0
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = round(time.perf_counter() - self.start, 3)
         self.cpu_seconds = round(time.process_time() - self.cpu_start, 3)
+        self.system_seconds = round(os.times().system - self.system_start, 3)
 
 
 def agencywatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -62,13 +62,15 @@ def run_one(slug: str, root: str, run_id: str) -> dict[str, Any]:
 
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}  # CPU seconds per call: build covers normalize … score gate
+    kernel: dict[str, float] = {}  # of which in the kernel (file system calls, mostly)
     with Stopwatch() as wall:
         with Stopwatch() as t:
             pipeline.validate_raw(slug, run_id, root)
         timings["validate"], cpu["raw_gate"] = t.seconds, t.cpu_seconds
+        kernel["raw_gate"] = t.system_seconds
         with Stopwatch() as t:
             built = pipeline.build(slug, run_id, AS_OF, root)
-        cpu["build"] = t.cpu_seconds
+        cpu["build"], kernel["build"] = t.cpu_seconds, t.system_seconds
         for stage, seconds in built["timings_s"].items():
             timings[stage] = round(timings.get(stage, 0.0) + seconds, 3)
         for stage, fn in (
@@ -79,9 +81,11 @@ def run_one(slug: str, root: str, run_id: str) -> dict[str, Any]:
             with Stopwatch() as t:
                 fn()
             timings[stage], cpu[stage] = t.seconds, t.cpu_seconds
+            kernel[stage] = t.system_seconds
         summary = pipeline.finish(slug, run_id, root)
     return {"city": slug, "pid": os.getpid(), "seconds": wall.seconds, "timings_s": timings,
-            "cpu_s": cpu, "cpu_seconds": wall.cpu_seconds,
+            "cpu_s": cpu, "system_s": kernel, "cpu_seconds": wall.cpu_seconds,
+            "system_seconds": wall.system_seconds,
             "peak_rss_mb": pipeline.peak_rss_mb(), "status": summary["status"],
             "lists": summary["lists"]}  # fmt: skip
 
@@ -110,13 +114,19 @@ def run_province(root: Path, slugs: list[str], run_id: str, workers: int) -> dic
         "cpu_seconds_summed_over_cities": {
             k: round(sum(r["cpu_s"].get(k, 0.0) for r in runs), 3) for k in cpu_keys
         },
+        "system_seconds_summed_over_cities": {
+            k: round(sum(r["system_s"].get(k, 0.0) for r in runs), 3) for k in cpu_keys
+        },
         "cpu_seconds": round(sum(r["cpu_seconds"] for r in runs), 3),
+        "system_seconds": round(sum(r["system_seconds"] for r in runs), 3),
         "peak_rss_mb_largest_process": max(per_process.values()),
         "peak_rss_mb_all_processes": sum(per_process.values()),
         "statuses": {r["city"]: r["status"] for r in runs},
         "lists": {k: sum(r["lists"].get(k, 0) for r in runs) for k in runs[0]["lists"]},
         "cities": {
-            r["city"]: {k: r[k] for k in ("seconds", "cpu_s", "timings_s", "peak_rss_mb")}
+            r["city"]: {
+                k: r[k] for k in ("seconds", "cpu_s", "system_s", "timings_s", "peak_rss_mb")
+            }
             for r in runs
         },
     }
