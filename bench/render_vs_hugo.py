@@ -137,8 +137,8 @@ def render_ours(root: Path, releases: dict[str, Path], workers: int) -> dict[str
                 build = render.run(
                     load_city(slug), city_paths(slug, root), release_dir, {}, workers
                 )
-                pages["zh"] += sum(1 for _ in (build / "agency").glob("*/index.html"))
-                pages["en"] += sum(1 for _ in (build / "en" / "agency").glob("*/index.html"))
+                pages["zh"] += sum(1 for _ in (build / "agency").glob("*.html"))
+                pages["en"] += sum(1 for _ in (build / "en" / "agency").glob("*.html"))
     finally:
         if previous is None:
             os.environ.pop(fingerprint.REUSE_ENV, None)
@@ -194,7 +194,7 @@ def build_hugo(hugo: str, sites: Path, out: Path, threads: int | None) -> dict[s
                                    "--quiet"], capture_output=True, text=True, env=env)  # fmt: skip
             if done.returncode != 0:
                 raise RuntimeError(f"hugo failed on {site.name}:\n{done.stderr[-2000:]}")
-    pages = sum(1 for _ in out.glob("*/agency/*/index.html"))
+    pages = sum(1 for _ in out.glob("*/agency/*.html"))
     cpu = round(children_cpu_seconds() - children, 3)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     return {"seconds": t.seconds, "cpu_seconds": cpu, "agency_pages": pages,

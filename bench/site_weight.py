@@ -36,7 +36,7 @@ def shard_stats(folder: Path) -> tuple[int, float, int]:
 
 
 def main(site: Path, pagefind: bool) -> None:
-    agency = next((site / "agency").glob("*/index.html"))
+    agency = next((site / "agency").glob("*.html"))
     weight = page_weight(agency)
     print(f"agency page {agency.parent.name}: {weight} total {sum(weight.values())} B")
     search = site / "search"

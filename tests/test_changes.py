@@ -122,7 +122,7 @@ def test_changes_page_names_the_exit_with_its_reason(site: tuple[list[Path], Pat
     assert "not_in_release" not in text  # the reason is shown in words
     assert "本次发布中已无此机构" in text
     assert "&#39;=HYPERLINK" not in text and "=HYPERLINK(&#34;http://x&#34;" in text
-    assert 'href="agency/u-0123456789ab/' not in text  # no page for an agency gone
+    assert 'href="agency/u-0123456789ab.html' not in text  # no page for an agency gone
     for href in hrefs(build / "changes.html"):
         if href.startswith(("downloads/", "feeds/", "agency/")):
             assert (build / href.split("#")[0]).is_file(), href

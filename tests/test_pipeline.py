@@ -111,7 +111,7 @@ def test_site_has_home_lists_and_one_page_per_agency(published, project: Path) -
         assert (site / page).is_file(), page
     agencies = pd.read_csv(project / "releases" / "demo" / AS_OF / "agencies.csv")
     for agency_id in agencies["agency_id"]:
-        assert (site / "agency" / agency_id / "index.html").is_file(), agency_id
+        assert (site / "agency" / f"{agency_id}.html").is_file(), agency_id
 
 
 def test_release_datapackage_passes_frictionless(published, project: Path) -> None:

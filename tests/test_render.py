@@ -10,6 +10,7 @@ from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
+import jinja2
 import markupsafe
 import pandas as pd
 import pytest
@@ -18,7 +19,7 @@ from agencywatch import fingerprint
 from agencywatch.config import City
 from agencywatch.paths import CityPaths
 from tests.test_release import AS_OF, fictional_city, write_inputs
-from transforms import release, render, render_env
+from transforms import release, render, render_env, render_frame
 
 SITE = Path(render.__file__).resolve().parents[1] / "site"
 RUN = {
@@ -83,13 +84,13 @@ def test_every_agency_gets_a_page(built) -> None:
     ids = pd.read_csv(release_dir / "agencies.csv", encoding="utf-8-sig", dtype=str)["agency_id"]
     assert len(ids) == 3
     for agency_id in ids:
-        assert (build / "agency" / agency_id / "index.html").is_file()
+        assert (build / "agency" / f"{agency_id}.html").is_file()
     listed = {
         a["href"]
         for t, a in tags_of(build / "all.html")
         if t == "a" and "agency/" in (a["href"] or "")
     }
-    assert listed == {f"agency/{i}/index.html" for i in ids}
+    assert listed == {f"agency/{i}.html" for i in ids}
 
 
 def test_script_in_a_name_is_escaped(built) -> None:
@@ -97,23 +98,23 @@ def test_script_in_a_name_is_escaped(built) -> None:
     for page in pages(build):
         text = page.read_text(encoding="utf-8")
         assert "<script>alert(1)" not in text, page
-    agency = (build / "agency" / "91990000MA00000002" / "index.html").read_text(encoding="utf-8")
+    agency = (build / "agency" / "91990000MA00000002.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;丙丁有限公司" in agency
     scripts = [
         (a.get("src"), a.get("type"))
-        for t, a in tags_of(build / "agency" / "91990000MA00000002" / "index.html")
+        for t, a in tags_of(build / "agency" / "91990000MA00000002.html")
         if t == "script"
     ]
     assert scripts == [
-        ("../../static/prefs.js", None),
-        ("../../static/filter.js", None),
+        ("../static/prefs.js", None),
+        ("../static/filter.js", None),
         (None, "application/json"),  # data for search.js, never executed
     ]
 
 
 def test_javascript_url_is_text_not_link(built) -> None:
     _, _, _, build = built
-    page = build / "agency" / "91990000MA00000002" / "index.html"
+    page = build / "agency" / "91990000MA00000002.html"
     hrefs = [a.get("href") or "" for _, a in tags_of(page)]
     assert not [h for h in hrefs if h.lower().startswith("javascript:")]
     assert "javascript:alert(1)" in page.read_text(encoding="utf-8")  # still shown, as text
@@ -178,7 +179,7 @@ def test_templates_and_static_reference_no_other_origin() -> None:
 
 def test_agency_page_shows_reason_first_evidence_and_expiry(built) -> None:
     _, _, _, build = built
-    text = (build / "agency" / "91990000MA00000001" / "index.html").read_text(encoding="utf-8")
+    text = (build / "agency" / "91990000MA00000001.html").read_text(encoding="utf-8")
     assert text.index("登记有效且已备案") < text.index('id="score-h"')
     assert "并不代表推荐" in text  # whitelist is not an endorsement
     assert "bbbbbbbbbbbb" in text and "b" * 13 not in text  # sha256 prefix of the evidence page
@@ -333,7 +334,7 @@ def pages_and_contexts(
     model["site_pages"] = {target for target, _, _ in pages}
     out = [(t, tpl, {**model, **extra, **render.page_context(lang, t)}) for t, tpl, extra in pages]
     for a in model["agencies"]:
-        target = f"agency/{a['agency_id']}/index.html"
+        target = render.agency_page(a["agency_id"])
         out.append((target, "agency.html", {**model, "a": a, **render.page_context(lang, target),
                                             "page": "agency"}))  # fmt: skip
     return model, out
@@ -359,10 +360,11 @@ def test_the_site_environment_prints_what_plain_jinja2_i18n_prints(
     model, pages = pages_and_contexts(city, paths, release_dir, lang)
     events = [e for a in model["agencies"] for e in a["events"]]
     assert events
-    snippets = render.evidence_snippets(fast, events)
-    assert snippets == [plain.get_template("evidence.html").render(e=e) for e in events]
-    for e, snippet in zip(events, snippets, strict=True):
-        e["evidence_html"] = snippet
+    items = render.timeline_items(fast, events)
+    assert items == [plain.get_template("timeline_item.html").render(e=e) for e in events]
+    timelines = iter(items)
+    for a in model["agencies"]:
+        a["timeline_html"] = render.Snippet("".join(next(timelines) for _ in a["events"]))
     for target, template, ctx in pages:
         expected = plain.get_template(template).render(ctx)
         assert fast.get_template(template).render(ctx) == expected, target
@@ -379,14 +381,16 @@ def test_escape_text_is_markupsafe_escape(value: object) -> None:
     assert render_env.escape_text(value) == str(markupsafe.escape(value))
 
 
-def test_evidence_snippets_escape_their_data() -> None:
+def test_timeline_items_escape_their_data() -> None:
     env = render.site_environment(render.LANGUAGES[1], render.site_labels())
     evil = "<script>alert(1)</script>"
-    event = {"href": None, "source_title": evil, "url": evil, "fetched_on": evil,
-             "sha_prefix": evil, "record_id": evil}  # fmt: skip
-    (snippet,) = render.evidence_snippets(env, [event])
-    assert "<script>" not in snippet and snippet.count("&lt;script&gt;") == 5
-    assert str(markupsafe.escape(snippet)) == snippet  # inserted as it is, not escaped twice
+    fields = ("source_title", "url", "fetched_on", "sha_prefix", "record_id", "event_date",
+              "record_type", "expired_reason", "match_method", "summary_zh", "summary_en")  # fmt: skip
+    event = {"href": None, **dict.fromkeys(fields, evil)}
+    (item,) = render.timeline_items(env, [event])
+    assert "<script>" not in item
+    assert item.count("&lt;script&gt;") == 11  # every field but summary_zh; record_id twice
+    assert str(markupsafe.escape(render.Snippet(item))) == item  # inserted as it is
 
 
 def test_release_files_are_linked_not_copied(built) -> None:
@@ -459,7 +463,7 @@ def change_a_candidate(paths: CityPaths) -> str:
 
 @pytest.mark.parametrize(
     ("change", "page"),
-    [(change_a_gate, "quality.html"), (change_a_candidate, "agency/91990000MA00000001/index.html")],
+    [(change_a_gate, "quality.html"), (change_a_candidate, "agency/91990000MA00000001.html")],
 )
 def test_a_changed_input_renders_a_new_build(built, change, page: str) -> None:
     city, paths, release_dir, build = built
@@ -495,3 +499,48 @@ def test_reuse_can_be_turned_off(built, monkeypatch: pytest.MonkeyPatch) -> None
     record = json.loads(fingerprint.record_path(paths, render.STAGE).read_text("utf-8"))
     assert record["result"]["build"] == build.name
     assert (build / "index.html").stat().st_mtime_ns == stamp  # the staging copy was dropped
+
+
+class Captured:
+    """A BuildWriter stand-in keeping every page's bytes."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, bytes] = {}
+
+    def write(self, rel: str, data: bytes) -> None:
+        self.pages[rel] = data
+
+
+@pytest.mark.parametrize("lang", render.LANGUAGES, ids=lambda lang: lang.locale)
+def test_agency_pages_from_the_frame_are_the_full_renders(built, lang) -> None:
+    city, paths, release_dir, _ = built
+    model, _ = pages_and_contexts(city, paths, release_dir, lang)
+    env = render.site_environment(lang, render.site_labels())
+    framed, full = render.AgencyPages(model), render.AgencyPages(model)
+    full._frames[lang.tag] = None  # as when the frame failed its check: every page in full
+    a, b = Captured(), Captured()
+    framed.write(a, env, lang, range(len(model["agencies"])))
+    full.write(b, env, lang, range(len(model["agencies"])))
+    assert framed._frames[lang.tag] is not None  # the frame was used
+    assert len(a.pages) == len(model["agencies"]) > 1
+    assert a.pages == b.pages
+
+
+def test_a_frame_printing_page_data_is_not_used() -> None:
+    base = ("<title>{% block title %}{% endblock %}</title><a href='{{ other_lang.href }}'>"
+            "{{ a.name }}</a>{% block main %}{% endblock %}")  # fmt: skip
+    child = ('{% extends "base.html" %}{% block title %}{{ a.name }}{% endblock %}'
+             "{% block main %}<p>{{ a.text }}</p>{% endblock %}")  # fmt: skip
+    env = jinja2.Environment(
+        loader=jinja2.DictLoader({"base.html": base, "page.html": child}), autoescape=True
+    )
+    template = env.get_template("page.html")
+
+    def ctx(name: str) -> dict:
+        return {"a": {"name": name, "text": f"<{name}>"}, "other_lang": {"tag": "en", "href": name}}
+
+    frame = render_frame.Framed(template, ctx("first"), ("title", "main"))
+    for name in ("first", "second"):
+        full = template.render(ctx(name))
+        assert frame.verified(ctx(name), name, full) is (name == "first")
+    assert frame.render(ctx("first"), "first") == template.render(ctx("first"))

@@ -141,7 +141,7 @@ def atom_entry(city: City, row: dict[str, Any], labels: dict[str, list[str]]) ->
     _text(entry, "title", f"{verb_zh}{list_zh}：{name} / {verb_en} {list_en}: {name}")
     _text(entry, "updated", release_time(city, row["as_of"]))
     if SAFE_ID.fullmatch(str(row["agency_id"])):
-        href = f"../agency/{row['agency_id']}/index.html"
+        href = f"../agency/{row['agency_id']}.html"
         ET.SubElement(entry, "link", {"rel": "alternate", "type": "text/html", "href": href})
     ET.SubElement(entry, "category", {"term": f"{row['list']}-{row['change'].lower()}"})
     _text(entry, "content", _content(row), {"type": "text"})

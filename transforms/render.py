@@ -9,9 +9,9 @@ sub-path (public/<city>/) and from file://.
 A province renders 200,000 agency pages, so the work per page is kept small: each language
 has its own environment that translates and looks up constant labels when a template is
 compiled (transforms/render_env.py), the site model is built column-wise
-(transforms/render_model.py), each evidence record's snippet is rendered once per language and
-reused wherever the record appears, and the build's content id is hashed from the bytes as
-they are written. `run` does not render at all when a build of the same inputs exists
+(transforms/render_model.py), the timeline entries of a batch of agencies are rendered in one
+pass, base.html's frame around an agency page is rendered once (transforms/render_frame.py),
+and the build's content id is hashed from the bytes as they are written. `run` does not render at all when a build of the same inputs exists
 (transforms/render_inputs.py).
 """
 
@@ -44,6 +44,7 @@ from agencywatch.paths import CityPaths
 from transforms import changes, feeds, render_inputs, search_index
 from transforms import release as release_stage
 from transforms.render_env import SiteEnvironment
+from transforms.render_frame import Framed
 from transforms.render_model import (  # noqa: F401  (re-exported: render.http_url, render.site_model…)
     EXTRA_FACTS,
     LIST_ORDER,
@@ -70,6 +71,7 @@ WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0
 # macros whose output depends on their arguments alone (and the language): rendered once per
 # value instead of once per call (a list page calls score() 25,000 times; most agencies share
 # their status and score sections with many others)
+AGENCY_BLOCKS = ("title", "main")  # what differs between agency pages, besides their address
 MEMOIZED_MACROS = {"macros.html": ("list_badge", "score", "status_section", "score_section")}
 
 
@@ -274,7 +276,7 @@ class BuildWriter:
         folder = rel.rpartition("/")[0]
         if folder not in self._folders:
             try:
-                os.mkdir(os.path.join(self.root, folder))  # agency/<id>/: the parent exists
+                os.mkdir(os.path.join(self.root, folder))  # the parent exists
             except (FileNotFoundError, FileExistsError):
                 os.makedirs(os.path.join(self.root, folder), exist_ok=True)
             self._folders.add(folder)
@@ -437,15 +439,16 @@ def release_copies(
                 yield f, f"{feeds.FEEDS_DIR}/{f.relative_to(feed_dir).as_posix()}", False
 
 
-def evidence_snippets(env: SiteEnvironment, events: list[dict[str, Any]]) -> list[Snippet]:
-    """evidence.html for each event, rendered in one pass: a record shown in the timeline and
-    under several reasons is rendered once per language, not once per place."""
-    return [Snippet(p) for p in env.render_each("evidence.html", events, "e")]
+def timeline_items(env: SiteEnvironment, events: list[dict[str, Any]]) -> list[str]:
+    """timeline_item.html for each event, rendered in one pass for a batch of pages: one
+    template render per 256 agencies instead of a loop in each page (a province has a million
+    records)."""
+    return env.render_each("timeline_item.html", events, "e")
 
 
 class Snippet(str):
     """Rendered, escaped HTML inserted as it is (like Markup, without Markup's Python-level
-    constructor: a page inserts a hundred of them)."""
+    constructor)."""
 
     __slots__ = ()
 
@@ -454,25 +457,29 @@ class Snippet(str):
 
 
 class AgencyPages:
-    """The agency pages of one language: agency/<id>/index.html or en/agency/<id>/…"""
+    """The agency pages of one language: agency/<id>.html or en/agency/<id>.html.
+
+    One file per page and no folder per agency: creating a folder costs as much as creating
+    the page's file, and a province has 200,000 agency pages (BENCHMARKS.md)."""
 
     def __init__(self, model: dict[str, Any]) -> None:
         self.model = model
+        self._frames: dict[str, Framed | None] = {}  # by language
 
     def write(
         self, writer: BuildWriter, env: SiteEnvironment, lang: Language, indices: range
     ) -> None:
         """The pages of agencies[i] for i in indices, AGENCIES_PER_TASK at a time: their
-        evidence snippets rendered in one pass, then their pages (the snippets of one batch
-        only are held at a time)."""
+        timelines rendered in one pass, then their pages (the timelines of one batch only are
+        held at a time)."""
         for k in range(indices.start, indices.stop, AGENCIES_PER_TASK):
             batch = self.model["agencies"][k : min(k + AGENCIES_PER_TASK, indices.stop)]
-            events = [e for a in batch for e in a["events"]]
-            for e, snippet in zip(events, evidence_snippets(env, events), strict=True):
-                e["evidence_html"] = snippet
+            items = iter(timeline_items(env, [e for a in batch for e in a["events"]]))
+            for a in batch:
+                a["timeline_html"] = Snippet("".join(next(items) for _ in a["events"]))
             self._write_pages(writer, env, lang, batch)
-            for e in events:
-                del e["evidence_html"]
+            for a in batch:
+                del a["timeline_html"]
 
     def _write_pages(
         self,
@@ -484,15 +491,45 @@ class AgencyPages:
         template = env.get_template("agency.html")
         # one context for every page, changed in place: what Template.render would copy into
         # a new dict for each page (globals included, as shared=True expects)
-        ctx = {**template.globals, **self.model, **page_context(lang, "agency/x/index.html")}
+        ctx = {**template.globals, **self.model, **page_context(lang, agency_page("x"))}
         ctx["page"] = "agency"
         tag = ctx["other_lang"]["tag"]
-        other = "../../../" if lang.prefix else "../../en/"
+        other = ctx["other_lang"]["href"].removesuffix(
+            agency_page("x")
+        )  # the other language's root
+        frame = self._frame(template, ctx, lang, agencies, other)
         for a in agencies:
-            target = f"agency/{a['agency_id']}/index.html"
+            target = agency_page(a["agency_id"])
             ctx["a"] = a
             ctx["other_lang"] = {"tag": tag, "href": other + target}
-            writer.write(lang.prefix + target, _render_shared(template, ctx))
+            if frame is None:
+                page = _render_shared(template, ctx)
+            else:
+                page = frame.render(ctx, other + target).encode("utf-8")
+            writer.write(lang.prefix + target, page)
+
+    def _frame(
+        self,
+        template: jinja2.Template,
+        ctx: dict[str, Any],
+        lang: Language,
+        agencies: list[dict[str, Any]],
+        other: str,
+    ) -> Framed | None:
+        """agency.html's frame for this language (transforms/render_frame.py), when it gives
+        the full render of the batch's first and last page; else None: render in full."""
+        if lang.tag not in self._frames:
+            self._frames[lang.tag] = Framed(template, ctx, AGENCY_BLOCKS)
+        frame = self._frames[lang.tag]
+        if frame is None:
+            return None
+        for a in {id(a): a for a in (agencies[0], agencies[-1])}.values():
+            href = other + agency_page(a["agency_id"])
+            page = {**ctx, "a": a, "other_lang": {**ctx["other_lang"], "href": href}}
+            if not frame.verified(page, href, _render_shared(template, page).decode("utf-8")):
+                self._frames[lang.tag] = None  # base.html prints something page-specific
+                return None
+        return frame
 
     def write_in_processes(
         self, out: Path, env: SiteEnvironment, lang: Language, workers: int
@@ -513,6 +550,12 @@ class AgencyPages:
         finally:
             _FORKED = None
         return digests
+
+
+def agency_page(agency_id: str) -> str:
+    """An agency's page, relative to its language's root (the templates and search.js write
+    the same path)."""
+    return f"agency/{agency_id}.html"
 
 
 _FORKED: tuple[AgencyPages, Path, SiteEnvironment, Language] | None = None  # for forked workers

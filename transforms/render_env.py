@@ -19,7 +19,8 @@ environment, and the template's syntax tree is rewritten before it is compiled:
   template instead of going through `Context.call` on every use.
 - a call of a macro the environment was told is pure (its output depends on its arguments
   alone, `memoized_macros`), imported without context, becomes a filter that renders it once
-  per argument value: a list page calls `score()` for every one of 25,000 rows.
+  per argument value: a list page calls `score()` for every one of 25,000 rows. An import
+  left with no use is dropped (Jinja2 would import the module on every page).
 - `getattr` reads a plain dict's key directly when the name is not a dict method, which is
   what Jinja2's own lookup ends with, minus the exception.
 - the compiled templates escape their output with `escape_text`: markupsafe's escaping
@@ -267,7 +268,21 @@ class Specialiser(NodeTransformer):
                 found = self.env.memoized_macros.get((imp.template.value, name))
                 if found is not None:
                     self.memoized[alias] = found
-        return self.generic_visit(node)
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        for imp in list(node.find_all(nodes.FromImport)):
+            if self._unused(imp, node):
+                node.body.remove(imp)
+        return node
+
+    def _unused(self, imp: nodes.FromImport, template: nodes.Template) -> bool:
+        """An import at the top of the template whose names all became filters and are not
+        read anywhere else: dropping it saves importing the macro module on every page."""
+        if imp not in template.body:
+            return False
+        aliases = {e[1] if isinstance(e, tuple) else e for e in imp.names}
+        if not aliases <= self.memoized.keys():
+            return False
+        return not any(n.name in aliases for n in template.find_all(nodes.Name))
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:
         """`{{ _("… %(n)s …", n=x) }}`: the translation's pieces around x (module docstring)."""

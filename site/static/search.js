@@ -160,7 +160,7 @@
     });
     return node;
   }
-  function agencyHref(id) { return SAFE_ID.test(id || "") ? site.root + "agency/" + id + "/index.html" : null; }
+  function agencyHref(id) { return SAFE_ID.test(id || "") ? site.root + "agency/" + id + ".html" : null; }
   function agencyLink(ref) {
     var href = agencyHref(ref.id);
     var name = ref.name || ref.id || "";

@@ -23,7 +23,7 @@ from tests.browser.conftest import (
 )
 
 pytestmark = pytest.mark.browser
-AGENCY = f"demo/agency/{WHITELISTED}/index.html"
+AGENCY = f"demo/agency/{WHITELISTED}.html"
 
 
 def _search(w, selector: str, text: str) -> None:
@@ -34,7 +34,7 @@ def _search(w, selector: str, text: str) -> None:
 def test_search_finds_a_partial_name_typed_in_traditional_characters(open_page) -> None:
     w = open_page("demo/index.html")
     _search(w, "#q", "商務諮詢")  # part of 甲乙商务咨询有限公司, in traditional characters
-    link = w.page.locator(f'#results a[href="agency/{WHITELISTED}/index.html"]')
+    link = w.page.locator(f'#results a[href="agency/{WHITELISTED}.html"]')
     link.wait_for()
     assert "甲乙商务咨询有限公司" in link.inner_text()
     assert w.page.locator("#results li").count() == 1
@@ -44,7 +44,7 @@ def test_search_finds_a_partial_name_typed_in_traditional_characters(open_page) 
 def test_search_finds_a_code_or_filing_number(open_page, typed: str) -> None:
     w = open_page("demo/index.html")
     _search(w, "#q", typed)
-    w.page.locator(f'#results a[href="agency/{WHITELISTED}/index.html"]').first.wait_for()
+    w.page.locator(f'#results a[href="agency/{WHITELISTED}.html"]').first.wait_for()
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_phone_lookup_normalizes_and_downloads_one_small_shard(open_page, typed:
     w = open_page("demo/phone.html")
     _search(w, "#phone-q", typed)
     w.page.locator(".verdict-agency").wait_for()
-    assert w.page.locator(f'#results a[href="agency/{WHITELISTED}/index.html"]').count() == 1
+    assert w.page.locator(f'#results a[href="agency/{WHITELISTED}.html"]').count() == 1
     evidence = w.page.locator('#results .source a[href^="https://credit.demo-city.example/"]')
     assert evidence.count() == 1
     shards = [u.split("/search/", 1)[1] for u in w.requests if "/search/" in u]
@@ -79,7 +79,7 @@ def test_filing_lookup_shows_the_filing_and_its_agency(open_page) -> None:
     w.page.locator("#results li.filing").wait_for()
     text = w.page.locator("#results").inner_text()
     assert FILING_NO in text and "征信机构备案" in text
-    assert w.page.locator(f'#results a[href="agency/{WHITELISTED}/index.html"]').count() == 1
+    assert w.page.locator(f'#results a[href="agency/{WHITELISTED}.html"]').count() == 1
 
 
 def _downloaded_csv(w) -> list[list[str]]:
@@ -101,7 +101,7 @@ def test_batch_check_pasted_lines(open_page) -> None:
     table = _downloaded_csv(w)
     assert table[0][:2] == ["输入", "状态"]
     assert table[1][2] == "甲乙商务咨询有限公司" and table[1][4].endswith(
-        f"/demo/agency/{WHITELISTED}/index.html"
+        f"/demo/agency/{WHITELISTED}.html"
     )
     assert table[3][0] == "'=不存在的公司"  # formula-safe
     assert table[3][1] == "未找到"
@@ -127,11 +127,11 @@ def test_language_switch_on_every_kind_of_page(open_page) -> None:
     w = open_page(AGENCY)
     assert w.page.locator("html").get_attribute("lang") == "zh-CN"
     w.page.click("a.lang-switch")
-    w.page.wait_for_url(re.compile(rf"/demo/en/agency/{WHITELISTED}/index.html$"))
+    w.page.wait_for_url(re.compile(rf"/demo/en/agency/{WHITELISTED}.html$"))
     assert w.page.locator("html").get_attribute("lang") == "en"
     assert "Scoring method" in w.page.locator("footer").inner_text()
     w.page.click("a.lang-switch")
-    w.page.wait_for_url(re.compile(rf"/demo/agency/{WHITELISTED}/index.html$"))
+    w.page.wait_for_url(re.compile(rf"/demo/agency/{WHITELISTED}.html$"))
     for path in ("demo/index.html", "demo/en/phone.html", "demo/batch.html", "index.html"):
         page = open_page(path).page
         href = page.locator("a.lang-switch").get_attribute("href")
@@ -189,7 +189,7 @@ AXE_PAGES = [
     "demo/batch.html",
     "demo/quality.html",
     "demo/en/index.html",
-    f"demo/en/agency/{WHITELISTED}/index.html",
+    f"demo/en/agency/{WHITELISTED}.html",
     "demo/en/phone.html",
 ]
 
@@ -215,7 +215,7 @@ def test_axe_reports_no_violation(open_page, path: str) -> None:
 SHOTS = [
     ("home-zh-desktop", "demo/index.html", 1280, False),
     ("home-zh-phone", "demo/index.html", 360, False),
-    ("agency-en-phone", f"demo/en/agency/{WHITELISTED}/index.html", 360, False),
+    ("agency-en-phone", f"demo/en/agency/{WHITELISTED}.html", 360, False),
     ("agency-zh-desktop", AGENCY, 1280, False),
     ("phone-en-desktop", "demo/en/phone.html", 1280, False),
     ("list-zh-phone-large", "demo/all.html", 360, True),
