@@ -544,3 +544,13 @@ def test_a_frame_printing_page_data_is_not_used() -> None:
         full = template.render(ctx(name))
         assert frame.verified(ctx(name), name, full) is (name == "first")
     assert frame.render(ctx("first"), "first") == template.render(ctx("first"))
+
+
+def test_a_first_release_counts_its_lists_instead_of_listing_every_agency_as_new(built) -> None:
+    _, _, _, build = built
+    text = (build / "changes.html").read_text(encoding="utf-8")
+    assert "本市首次发布：所有机构均为新增。" in text  # the fixture's only release
+    assert 'class="changes"' not in text  # no table of every agency
+    assert "首次发布的名单" in text and "changes.csv" in text
+    listed = [a.get("href") or "" for t, a in tags_of(build / "changes.html") if t == "a"]
+    assert {"blacklist.html", "whitelist.html"} <= set(listed)
