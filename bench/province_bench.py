@@ -26,6 +26,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from bench import fs_cost
 from bench.common import (
     AS_OF,
     RESULTS,
@@ -219,12 +220,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     warm_imports()
     root = args.work / "province"
     made = synth(root, args.cities, args.agencies, args.records)
+    disk = fs_cost.file_systems(args.work)
     full = run_province(root, made["cities"], "bench-full", args.workers)
     synth_counts = _counts(root)
     figures = {
         "sizes": {"cities": len(made["cities"]), **synth_counts},
         "synth_seconds": made["seconds"],
         "workers": args.workers,
+        "file_system": disk,
         "after_crawl": full,
         "budgets": {
             "after_crawl_seconds": budget(full["seconds"], BUDGET_S),

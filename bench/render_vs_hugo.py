@@ -42,6 +42,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from bench import fs_cost
 from bench.common import (
     AS_OF,
     REPO,
@@ -246,7 +247,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ours = render_agency_pages(root, releases, args.workers, args.work / "ours-agency-pages")
     whole = render_ours(root, releases, args.workers)
     hugo = hugo_binary()
-    figures: dict[str, Any] = {"cities": len(releases), "ours": ours, "ours_whole_site": whole}
+    figures: dict[str, Any] = {"cities": len(releases), "ours": ours, "ours_whole_site": whole,
+                               "file_system": fs_cost.file_systems(args.work)}  # fmt: skip
     if hugo is None:
         figures.update(hugo=None, note="hugo is not installed (bench/install-hugo.sh failed)")
         figures["budgets"] = {"hugo_over_ours": budget(None, BUDGET_RATIO, True)}

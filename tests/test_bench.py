@@ -212,3 +212,13 @@ def test_report_lists_every_budget(tmp_path: Path) -> None:
     text = report.table(tmp_path)
     assert "| demo city end to end (median) | 70.0 s | ≤ 60.0 s | **no** | 10.0 s |" in text
     assert text.count("not run") == len(report.ROWS) - 1
+
+
+def test_fs_cost_measures_folders_and_files(tmp_path: Path) -> None:
+    from bench import fs_cost
+
+    fs_cost.main(["--work", str(tmp_path / "work"), "--files", "20", "--results", str(tmp_path)])
+    doc = result(tmp_path, "fs_cost")
+    for where in doc["file_system"].values():
+        assert where["mkdir_us"]["wall"] > 0 and where["write_16kb_file_us"]["wall"] > 0
+    assert list((tmp_path / "work").iterdir()) == []  # its files are removed again
