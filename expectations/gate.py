@@ -100,11 +100,12 @@ def check_raw(city: City, paths: CityPaths) -> list[dict[str, Any]]:
         suites = _load_suites(f"raw_{source.record_type}")
         checked = [c for suite in suites for c in _suite_columns(suite)]
         frame = labels.canonical_table(table, source.record_type, city, columns=checked).frame
-        frame = _as_objects(frame)  # Python's regular expressions, as the suites were written for
+        # Python's regular expressions, as the suites were written for; blank cells missing
+        frame = _objects_blank_as_null(frame)
         params = {"min_rows": source.min_rows, "max_rows": source.max_rows}
         if len(frame) == 0:  # no rows: the row-count bounds decide, not columns nobody could fill
             frame = frame.reindex(columns=[*frame.columns, *_missing_columns(suites, frame)])
-        checks = [(s, _blank_as_null(_suite_frame(s, frame))) for s in suites]
+        checks = [(s, _suite_frame(s, frame)) for s in suites]
         result = _gate(f"raw_{source.id}", checks, params)
         # New or renamed labels are the first thing to look at when a layout check fails.
         result["statistics"]["unmapped_labels"] = list(frame.attrs.get("unmapped_labels", []))
@@ -163,26 +164,36 @@ def check_scores(city: City, paths: CityPaths) -> dict[str, Any]:
 # --- checks across tables, as boolean columns ------------------------------------------------
 
 
+# The checks look ids up with transforms.frames.isin: pandas' isin on Arrow-backed text makes
+# a Python object per value (a second per province city for each check).
+
+
 def with_agency_exists(events: pd.DataFrame, agencies: pd.DataFrame) -> pd.DataFrame:
     """events + `agency_exists`: its agency_id is a row of agencies.parquet."""
-    return events.assign(agency_exists=events["agency_id"].isin(agencies["agency_id"]))
+    from transforms.frames import isin
+
+    return events.assign(agency_exists=isin(events["agency_id"], agencies["agency_id"]))
 
 
 def with_score_checks(scores: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
     """scores + `score_null_only_when_unscorable` and `blacklist_has_evidence`."""
+    from transforms.frames import isin
+
     has_evidence = reasons["evidence"].fillna("").astype(str).str.strip() != ""
-    evidenced = set(reasons.loc[has_evidence, "agency_id"])
+    evidenced = reasons.loc[has_evidence, "agency_id"]
     blacklisted = scores["list"] == "blacklist"
     return scores.assign(
         score_null_only_when_unscorable=scores["score"].notna()
         | scores["list"].isin(UNSCORABLE_LISTS),
-        blacklist_has_evidence=~blacklisted | scores["agency_id"].isin(evidenced),
+        blacklist_has_evidence=~blacklisted | isin(scores["agency_id"], evidenced),
     )
 
 
 def with_agency_scored(reasons: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """reasons + `agency_scored`: the reason's agency has a row in scores.parquet."""
-    return reasons.assign(agency_scored=reasons["agency_id"].isin(scores["agency_id"]))
+    from transforms.frames import isin
+
+    return reasons.assign(agency_scored=isin(reasons["agency_id"], scores["agency_id"]))
 
 
 # --- running suites --------------------------------------------------------------------------
@@ -196,14 +207,29 @@ def _gate(
     stats = {"evaluated_expectations": 0, "successful_expectations": 0, "rows": {}}
     for suite, whole in checks:
         frame = _suite_frame(suite, whole)
-        batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
-        run = batch.validate(suite, result_format=RESULT_FORMAT, expectation_parameters=params)
+        run = _validation(suite, frame, params)
         failed += [_failure(r) for r in run.results if not r.success]
         stats["evaluated_expectations"] += run.statistics["evaluated_expectations"]
         stats["successful_expectations"] += run.statistics["successful_expectations"]
         stats["rows"][suite.meta.get("table", suite.name)] = len(frame)
     stats["unsuccessful_expectations"] = len(failed)
     return {"name": name, "success": not failed, "failed_expectations": failed, "statistics": stats}
+
+
+def _validation(suite: Any, frame: pd.DataFrame, params: dict[str, Any]) -> Any:
+    """The suite's validation result over every row of frame.
+
+    This is what `batch_definition.get_batch(…).validate(suite)` runs, minus the batch that
+    call builds only to have the validator build it again (each build loads the frame anew).
+    """
+    from great_expectations.validator.v1_validator import Validator
+
+    validator = Validator(
+        batch_definition=_batch_definition(),
+        batch_parameters={"dataframe": frame},
+        result_format=RESULT_FORMAT,
+    )
+    return validator.validate_expectation_suite(suite, expectation_parameters=params)
 
 
 def _failure(result: Any) -> dict[str, Any]:
@@ -285,6 +311,51 @@ def _blank_as_null(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _objects_blank_as_null(frame: pd.DataFrame) -> pd.DataFrame:
+    """_blank_as_null(_as_objects(frame)) in one pass per column, attrs kept.
+
+    Arrow-backed text is dictionary-encoded by Arrow, so blankness is decided and a Python
+    string made once per distinct value rather than once per cell; other columns take the
+    two steps as they are.
+    """
+    import pandas as pd
+
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        if _arrow_backed(values):
+            out[column] = _arrow_objects_blank_as_null(values)
+        else:
+            out[column] = _blank_as_null(_as_objects(values.to_frame()))[column]
+    result = pd.DataFrame(out, index=frame.index, columns=frame.columns)
+    result.attrs = dict(frame.attrs)
+    return result
+
+
+def _arrow_backed(values: pd.Series) -> bool:
+    import pandas as pd
+
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+
+
+def _arrow_objects_blank_as_null(values: pd.Series) -> pd.Series:
+    """An Arrow-backed text column as Python strings, None where missing or blank."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(values.array)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    encoded = pc.dictionary_encode(text)
+    uniques = encoded.dictionary.to_pylist()
+    lookup = np.empty(len(uniques) + 1, dtype=object)  # the last slot: missing cells
+    lookup[:-1] = [u if u.strip() else None for u in uniques]
+    codes = encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False)
+    return pd.Series(lookup[codes], index=values.index, name=values.name, dtype=object)
+
+
 def _blank_text(values: pd.Series) -> pd.Series:
     """Which cells are strings of white space only (str.isspace is the regex's \\s)."""
     import numpy as np
@@ -353,8 +424,26 @@ def _gx() -> Any:
 def _batch_definition() -> BatchDefinition:
     """One ephemeral context per process, progress bars off: a frame is passed per batch."""
     from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.execution_engine import pandas_execution_engine
 
+    # GX hashes every frame it is given into a "data fingerprint" for the batch markers, which
+    # no gate report shows (GX itself skips it above a size threshold): seconds per province
+    # city spent on nothing, so it is skipped for every frame.
+    pandas_execution_engine.HASH_THRESHOLD = 0
+    _memoize_expectation_type_names()
     context = _gx().get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     asset = context.data_sources.add_pandas("agencywatch").add_dataframe_asset("frame")
     return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def _memoize_expectation_type_names() -> None:
+    """GX names an expectation's type from its class name (CamelCase → snake_case, two regular
+    expressions) every time it builds the expectation's configuration, dozens of times per
+    expectation and validation: a fifth of a small city's gate time. The name of a class
+    never changes, so the conversion is remembered. Left alone if GX moves the function."""
+    from great_expectations.expectations import expectation
+
+    convert = getattr(expectation, "camel_to_snake", None)
+    if callable(convert) and not hasattr(convert, "cache_info"):
+        expectation.camel_to_snake = functools.lru_cache(maxsize=1024)(convert)

@@ -195,3 +195,16 @@ def test_changes_table_follows_the_row_by_row_rules() -> None:
         got = got.astype(object).where(got.notna(), None)
         rows = [tuple(r) for r in got.itertuples(index=False)]
         assert rows == _reference_changes(previous, current, "2026-11-02", since)
+
+
+def test_same_values_is_same_element_by_element() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from transforms import changes
+
+    kinds = [None, float("nan"), np.float64("nan"), 1.0, 1, "a", "nan", 0.0, -0.0, 2.5, True]
+    pairs = [(p, q) for p in kinds for q in kinds]
+    x = pd.Series([p for p, _ in pairs], dtype=object)
+    y = pd.Series([q for _, q in pairs], dtype=object)
+    assert changes._same_values(x, y).tolist() == [changes._same(p, q) for p, q in pairs]

@@ -379,3 +379,37 @@ def test_raw_gate_hands_its_parse_to_normalize(demo, paths, passthrough_labels):
     write_raw(paths, "penalties", "penalty", penalty_rows(25))
     check_raw(demo, paths)
     assert (paths.data / "work" / "parsed" / "penalties.parquet").exists()
+
+
+def test_objects_blank_as_null_is_the_two_steps_it_replaces():
+    cells = ["", " ", "\t\n", "\u3000", "\x1c", "\u200b", " a ", "a\n", "无", None, "0", "a"]
+    frame = pd.DataFrame(
+        {
+            "text": pd.Series(cells, dtype=object),
+            "arrow": pd.Series(cells, dtype="str"),
+            "number": [1.0] * len(cells),
+            "flag": [True] * len(cells),
+        }
+    )
+    frame.attrs["unmapped_labels"] = ["x"]
+    got = gate._objects_blank_as_null(frame)
+    pd.testing.assert_frame_equal(got, gate._blank_as_null(gate._as_objects(frame)))
+    assert got.attrs == {"unmapped_labels": ["x"]}
+
+
+def test_a_validation_reports_what_the_batch_api_reports():
+    [suite] = gate._load_suites("raw_penalty")
+    rows = penalty_rows(30)
+    for row in rows[:12]:  # a layout shift: names in the code column, numbers missing
+        row.update(uscc=row["name"], decision_no=None)
+    frame = pd.DataFrame(rows, dtype=object)
+    params = {"min_rows": 0, "max_rows": 100}
+    batch = gate._batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    expected = batch.validate(suite, result_format=gate.RESULT_FORMAT,
+                              expectation_parameters=params)  # fmt: skip
+    got = gate._validation(suite, frame, params)
+    assert got.success == expected.success and not got.success
+    assert got.statistics == expected.statistics
+    assert [gate._failure(r) for r in got.results if not r.success] == [
+        gate._failure(r) for r in expected.results if not r.success
+    ]

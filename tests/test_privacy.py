@@ -20,7 +20,7 @@ from stdnum.cn import ric
 
 from agencywatch.config import RECORD_TYPES, parse_city
 from agencywatch.paths import CityPaths
-from transforms import normalize
+from transforms import normalize, privacy
 from transforms.privacy import _MAY_HOLD_NUMBER, mask_text, masked_items, masked_table
 from transforms.rawfile import parse_raw, table_from_items
 
@@ -232,6 +232,35 @@ def write_items(tmp_path: Path, items: list[dict]) -> Path:
 def test_the_digit_filter_lets_every_python_digit_through() -> None:
     """The pyarrow filter in front of the masking must see every digit Python's \\d matches."""
     digits = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isdecimal()]
-    runs = pa.array([d * 17 for d in digits])
+    runs = pa.array([d * 18 for d in digits] + [d * 17 + "X" for d in digits])
     assert pc.all(pc.match_substring_regex(runs, _MAY_HOLD_NUMBER)).as_py()
     assert pc.all(pc.match_substring_regex(pa.array(["13912345678"]), _MAY_HOLD_NUMBER)).as_py()
+
+
+def test_the_filter_lets_through_every_text_the_masking_changes() -> None:
+    """Identity numbers next to letters, digits, separators and line breaks, in ASCII and
+    full-width forms: whatever mask_text would change must pass the pyarrow filter."""
+    rng = random.Random(7)
+    edges = ["", "a", "Ａ", "x", "X", "1", "１", "٣", "-", " ", "\n", "*", "：", "号", "+86 "]
+    numbers = [PERSON_ID, PERSON_ID_X, PERSON_ID_X.lower(), USCC_DIGITS, MOBILE,
+               PERSON_ID.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+               "91320322MABLP2X24R", PERSON_ID[:-1], "+86 139-1234-5678"]  # fmt: skip
+    texts = [a + n + b for n in numbers for a in edges for b in edges]
+    texts += ["".join(rng.choice("0123456789Xx１６８+ -\n") for _ in range(rng.randint(11, 40)))
+              for _ in range(3000)]  # fmt: skip
+    passed = pc.match_substring_regex(pa.array(texts), _MAY_HOLD_NUMBER).to_pylist()
+    changed = [t for t in texts if mask_text(t) != t]
+    assert changed and all(ok for t, ok in zip(texts, passed, strict=True) if t in changed)
+
+
+def test_a_company_code_ending_in_a_letter_is_not_looked_at() -> None:
+    codes = pa.array(["91320322MABLP2X24R", "91991000554921520R"])
+    assert not pc.any(pc.match_substring_regex(codes, _MAY_HOLD_NUMBER)).as_py()
+
+
+def test_a_bare_eighteen_digit_cell_is_masked_as_mask_text_masks_it() -> None:
+    cells = [PERSON_ID, PERSON_ID_X, USCC_DIGITS, "919910007669900277", "123456789012345678",
+             PERSON_ID[:-1] + "0", PERSON_ID[:-1] + "X"]  # fmt: skip
+    for cell in cells:
+        assert privacy._BARE_ID.fullmatch(cell)
+        assert privacy._masked_code(cell) == mask_text(cell), cell

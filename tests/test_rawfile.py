@@ -90,6 +90,23 @@ def test_pyarrow_and_line_by_line_reads_agree(tmp_path: Path, layout: str) -> No
     assert fast.items_at(rows) == careful.items_at(rows) == read_raw(path, [])
 
 
+@pytest.mark.parametrize("block", [300, 700, 5000])
+def test_a_file_read_in_small_blocks_reads_as_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Labels first met in a later block come last, as json.loads meets them; a line longer
+    than a block takes the careful path and reads the same."""
+    lines = [line(n, 名称=f"公司{n}", **({f"栏目{n // 7}": "x"} if n % 5 == 0 else {}))
+             for n in range(40)]  # fmt: skip
+    lines.insert(20, line(99, 长文本="长" * 400, 名称=None))
+    path = tmp_path / "penalties.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(rawfile, "_BLOCK_BYTES", block)
+    fast = parse_raw(path)
+    assert_same_table(fast, rawfile._python_table(path.read_bytes(), path))
+    assert (fast.items is None) == (block > 2000)  # the long line fits only the large block
+
+
 def test_plain_crawler_output_takes_the_pyarrow_path(tmp_path: Path) -> None:
     path = tmp_path / "penalties.jsonl"
     path.write_text(LAYOUTS["plain"], encoding="utf-8")
@@ -164,3 +181,40 @@ def test_quarantine_reads_back_the_bytes_that_were_parsed(tmp_path: Path) -> Non
     table = load(raw, tmp_path / "parsed")
     raw.write_text(LAYOUTS["plain"].replace("甲乙", "戊己"), encoding="utf-8")
     assert table.items_at([0])[0]["fields"]["名称"] == "测试市甲乙商务咨询有限公司"
+
+
+def test_the_next_load_in_the_same_process_takes_the_parse_from_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "penalties.jsonl"
+    raw.write_text(LAYOUTS["plain"], encoding="utf-8")
+    first = load(raw, tmp_path / "parsed")  # the raw gate
+    (tmp_path / "parsed" / "penalties.parquet").unlink()  # not read: the parse is in memory
+    again = load(raw, tmp_path / "parsed")  # normalize
+    assert_same_table(again, first)
+    assert again.items_at([0]) == read_raw(raw, [])[:1]
+    parsed: list[Path] = []
+    real_parse = rawfile.parse_raw
+    monkeypatch.setattr(
+        rawfile, "parse_raw", lambda p, d=None: parsed.append(p) or real_parse(p, d)
+    )
+    load(raw, tmp_path / "parsed")  # taken once only: now neither memory nor file holds it
+    assert parsed == [raw]
+
+
+def test_a_parse_in_memory_is_not_taken_for_other_bytes(tmp_path: Path) -> None:
+    raw = tmp_path / "penalties.jsonl"
+    raw.write_text(LAYOUTS["plain"], encoding="utf-8")
+    load(raw, tmp_path / "parsed")
+    raw.write_text(LAYOUTS["plain"].replace("甲乙", "戊己"), encoding="utf-8")  # same size
+    table = load(raw, tmp_path / "parsed")
+    assert table.fields["名称"].iloc[0] == "测试市戊己商务咨询有限公司"
+
+
+def test_only_one_citys_parses_are_kept_in_memory(tmp_path: Path) -> None:
+    for city in ("a", "b"):
+        raw = tmp_path / city / "penalties.jsonl"
+        raw.parent.mkdir()
+        raw.write_text(LAYOUTS["plain"], encoding="utf-8")
+        load(raw, tmp_path / city / "parsed")
+    assert [Path(k).parent.parent.name for k in rawfile._in_memory] == ["b"]

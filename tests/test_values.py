@@ -361,6 +361,20 @@ def class_chars(spec: str) -> list[str]:
     return [chr(c) for a, b in tokens for c in range(int(a, 16), int(b or a, 16) + 1)]
 
 
+def test_ideograph_names_are_their_own_pre_key():
+    """name_keys' fast path: a run of CJK ideographs is a name's pre-key as it stands."""
+    for c in class_chars(v._IDEOGRAPHS):
+        assert v._name_pre_key(c * 5) == c * 5, hex(ord(c))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TEXTS, max_size=30))
+def test_name_keys_agree_with_name_key(cells):
+    cells = [*cells, "澄榆市觅璞榆商务调查有限公司", "演示市某某（南浦区分公司）", "臺灣某某公司"]
+    assert v.name_keys(pd.Series(cells, dtype=object)).tolist() == [v.name_key(c) for c in cells]
+    assert v.name_keys(pd.Series(cells, dtype="str")).tolist() == [v.name_key(c) for c in cells]
+
+
 def test_plain_characters_are_their_own_nfkc_form_and_no_space():
     """The character classes the column fast paths trust, checked against unicodedata."""
     for c in class_chars(v._OWN_NFKC):

@@ -138,10 +138,13 @@ def _aligned(
 
 
 def _same_values(x: pd.Series, y: pd.Series) -> np.ndarray:
-    """Element-wise `_same`: equal, both None, or both NaN."""
-    return np.fromiter(
-        (_same(p, q) for p, q in zip(x.tolist(), y.tolist(), strict=True)), bool, len(x)
-    )
+    """Element-wise `_same`: equal, both None, or both NaN (NaN is the one value unequal to
+    itself among the text, numbers and None these columns hold), compared in numpy's loop."""
+    a, b = x.to_numpy(dtype=object), y.to_numpy(dtype=object)
+    if not len(a):
+        return np.zeros(0, dtype=bool)
+    equal = (a == b).astype(bool)
+    return equal | ((a != a).astype(bool) & (b != b).astype(bool))
 
 
 def _joined_flags(changed: dict[str, np.ndarray]) -> np.ndarray:

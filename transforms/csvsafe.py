@@ -81,24 +81,30 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
     """The inert CSV of df, as pandas' to_csv(index=False, encoding="utf-8-sig") writes it."""
+    return b"".join(csv_pieces(df))
+
+
+def csv_pieces(df: pd.DataFrame) -> list[bytes | memoryview]:
+    """csv_bytes in pieces to be written one after the other (the body stays in Arrow's
+    buffer: a province city's events are 130 MB of CSV, copied once less)."""
     fields = _csv_fields(df) if len(df.columns) > 1 else None
     if fields is None:  # one column has csv's special case for empty rows; pandas knows it
         text = inert_frame(df).to_csv(index=False, lineterminator="\n")
-        return text.encode("utf-8-sig")
+        return [text.encode("utf-8-sig")]
     header = ",".join(_quoted_py(str(c)) for c in df.columns) + "\n"
     if len(df) == 0:
-        return header.encode("utf-8-sig")
+        return [header.encode("utf-8-sig")]
     fields[-1] = pc.binary_join_element_wise(fields[-1], _text("\n"), _text(""))  # line ends
     lines = pc.binary_join_element_wise(*fields, _text(","))
-    return header.encode("utf-8-sig") + _concatenated(lines)
+    return [header.encode("utf-8-sig"), _concatenated(lines)]
 
 
-def _concatenated(lines: pa.Array) -> bytes:
+def _concatenated(lines: pa.Array) -> memoryview:
     """Every value's bytes, one after the other: a string array's data buffer between the
     first and last offsets (no Python string of the whole file is made)."""
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
     first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
-    return memoryview(lines.buffers()[2])[first:last].tobytes()
+    return memoryview(lines.buffers()[2])[first:last]
 
 
 def _csv_fields(df: pd.DataFrame) -> list[pa.Array] | None:
@@ -116,9 +122,7 @@ def _csv_fields(df: pd.DataFrame) -> list[pa.Array] | None:
 def _csv_field(col: pd.Series) -> pa.Array | None:
     dtype = col.dtype
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
-        values = col.to_numpy()
-        text = np.where(np.isnan(values), "", values.astype(str))  # pandas: numpy's str()
-        return pa.array(text, LARGE_TEXT)
+        return pa.array(_float_texts(col.to_numpy()), LARGE_TEXT)
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
         return pa.array(col.to_numpy().astype(str), LARGE_TEXT)
     if isinstance(dtype, pd.BooleanDtype):
@@ -130,6 +134,19 @@ def _csv_field(col: pd.Series) -> pa.Array | None:
             return None
         return _quoted(inert_text(pc.fill_null(text, _text(""))))
     return None
+
+
+def _float_texts(values: np.ndarray) -> np.ndarray:
+    """numpy's str() of each float, "" for NaN (what pandas writes), made once per distinct
+    value: scores and points repeat a few values over a hundred thousand rows. Values are
+    told apart by their bits, so 0.0 and -0.0 keep their own text."""
+    if values.dtype != np.float64:  # other widths print otherwise: each value as it is
+        return np.where(np.isnan(values), "", values.astype(str))
+    bits = np.ascontiguousarray(values).view(np.int64)
+    distinct, at = np.unique(bits, return_inverse=True)
+    floats = distinct.view(np.float64)
+    texts = np.where(np.isnan(floats), "", floats.astype(str))  # pandas: numpy's str()
+    return texts[at.reshape(-1)]
 
 
 def _quoted(text: pa.Array) -> pa.Array:

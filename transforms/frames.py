@@ -10,6 +10,7 @@ the pandas call it replaces gives (the docstrings name it), so callers stay read
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,19 +63,32 @@ def lookup_join(
     overlap = (set(left.columns) & set(right.columns)) - {key}
     if not len(left) or not len(right) or overlap:
         return left.merge(right, on=key, how="inner", validate=checked)
-    keys = large_text(right[key])
+    try:
+        found, rows = lookup_positions(left[key], right[key])
+    except pd.errors.MergeError:
+        if validate:
+            raise
+        return left.merge(right, on=key, how="inner")
+    picked = left.take(found).reset_index(drop=True)
+    others = right.drop(columns=key).take(rows).reset_index(drop=True)
+    return pd.concat([picked, others], axis=1)
+
+
+def lookup_positions(left: pd.Series, right: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The rows lookup_join pairs, as positions: (left rows whose key right holds, in left's
+    order; the right row each one joins). A caller that goes on to reorder the joined rows
+    can then take each column once, in its final order.
+
+    Raises pd.errors.MergeError when right's keys repeat (not a many-to-one lookup).
+    """
+    keys = large_text(right)
     if len(pc.unique(keys)) != len(keys):
-        if not validate:
-            return left.merge(right, on=key, how="inner")
         raise pd.errors.MergeError(
             "Merge keys are not unique in right dataset; not a many-to-one merge"
         )
-    at = pc.index_in(large_text(left[key]), value_set=keys).to_numpy(zero_copy_only=False)
+    at = pc.index_in(large_text(left), value_set=keys).to_numpy(zero_copy_only=False)
     found = ~np.isnan(at) if at.dtype.kind == "f" else np.ones(len(at), dtype=bool)
-    rows = at[found].astype(np.int64)
-    picked = left[found].reset_index(drop=True)
-    others = right.drop(columns=key).take(rows).reset_index(drop=True)
-    return pd.concat([picked, others], axis=1)
+    return np.flatnonzero(found), at[found].astype(np.int64)
 
 
 def sorted_rows(
@@ -83,12 +97,29 @@ def sorted_rows(
     """`df.sort_values(keys, ascending=[k not in descending …], kind="stable",
     na_position="first" if na_first else "last")`, sorted by Arrow: pandas factorizes every
     text key first."""
+    order = sort_order(df, keys, descending, na_first)
+    if np.array_equal(order, np.arange(len(df))):  # already in order (often: written sorted)
+        return df
+    return df.take(order)
+
+
+def sort_order(
+    df: pd.DataFrame, keys: list[str], descending: Iterable[str] = (), na_first: bool = False
+) -> np.ndarray:
+    """The row positions sorted_rows puts df's rows in (df itself is not reordered)."""
     down, nulls = set(descending), "at_start" if na_first else "at_end"
     table = pa.table({k: pa.array(df[k]) for k in keys})
     order = pc.sort_indices(
         table, sort_keys=[(k, "descending" if k in down else "ascending", nulls) for k in keys]
     )
-    order = order.to_numpy()
-    if np.array_equal(order, np.arange(len(df))):  # already in order (often: written sorted)
-        return df
-    return df.take(order)
+    return order.to_numpy()
+
+
+def write_table(df: pd.DataFrame, path: Path) -> None:
+    """A working table (clean/, resolved/, scored/) as Parquet, without column statistics.
+
+    The stages read whole columns and never filter on row groups, and min/max statistics of
+    wide text columns cost a fifth of the writing. Released tables keep theirs
+    (transforms.release.write_parquet).
+    """
+    df.to_parquet(path, index=False, write_statistics=False)

@@ -34,6 +34,7 @@ from agencywatch.config import RECORD_TYPES, City, Source
 from agencywatch.paths import CityPaths
 from transforms import rawfile
 from transforms import values as v
+from transforms.frames import write_table
 from transforms.labels import PROVENANCE, Canonical, canonical_table
 from transforms.privacy import masked_items, masked_table
 from transforms.rawfile import RawTable, table_from_items
@@ -136,9 +137,13 @@ def _text(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.na_value is np.nan:
         return values
     obj = values.astype(object)
-    if pd.api.types.infer_dtype(obj, skipna=True) not in ("string", "empty"):
+    try:  # Arrow infers text (or nothing but missing values) where infer_dtype says so
+        arrow = pa.array(obj.to_numpy(dtype=object), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arrow = None
+    if arrow is None or arrow.type not in (pa.string(), pa.null()):
         return obj.where(obj.notna(), None).astype("str")
-    arrow = pa.array(obj.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    arrow = arrow.cast(pa.string())
     return pd.Series(pd.array(arrow, dtype="str"), index=values.index, name=values.name)
 
 
@@ -264,22 +269,24 @@ def parse_parties(text: object) -> list[dict[str, str | None]]:
     cleaned = v.clean_text(text)
     if cleaned is None:
         return []
-    parties: list[dict[str, str | None]] = []
-    for segment in _party_separators().split(v.unify_brackets(cleaned)):
-        role_word, sep, rest = segment.partition(":")
-        if not sep:
-            role_word, rest = "", segment
-        code = _USCC_IN_TEXT.search(rest)
-        names = v.split_list(_PARTY_NOTE.sub("", rest), r"[、,，]+")
-        for name in names:
-            parties.append(
-                {
-                    "name": name,
-                    "role": _party_role(role_word),
-                    "uscc": v.clean_uscc(code[1]) if code and len(names) == 1 else None,
-                }
-            )
-    return parties
+    return [
+        {"name": name, "role": role, "uscc": code}
+        for segment in _party_separators().split(v.unify_brackets(cleaned))
+        for name, role, code in _segment_parties(segment)
+    ]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _segment_parties(segment: str) -> tuple[tuple[str, str, str | None], ...]:
+    """(name, role, code) of the parties one `role：names` segment names. Cached: a company
+    or a plaintiff's segment recurs in many judgments."""
+    role_word, sep, rest = segment.partition(":")
+    if not sep:
+        role_word, rest = "", segment
+    code = _USCC_IN_TEXT.search(rest)
+    names = v.split_list(_PARTY_NOTE.sub("", rest), r"[、,，]+")
+    uscc = v.clean_uscc(code[1]) if code and len(names) == 1 else None
+    return tuple((name, _party_role(role_word), uscc) for name in names)
 
 
 @functools.cache
@@ -337,10 +344,12 @@ def _categories(issue: pd.Series, title: pd.Series) -> pd.Series:
     """From 投诉问题 when its words say something, else from the title (each column parsed
     once per distinct value of its own)."""
     table = "complaint_category"
-    said = v.map_unique(issue, lambda x: v.enum_matches(x, table))[0].fillna(False)
+    said = v.map_unique(issue, lambda x: v.enum_matches(x, table))[0].fillna(False).astype(bool)
     from_issue = v.map_unique(issue, lambda x: v.enum_value(x, table))[0]
-    from_title = v.enum_values(title, table)
-    return from_issue.where(said.astype(bool), from_title).astype(object)
+    if said.all():
+        return from_issue.astype(object)
+    from_title = v.enum_values(title[~said], table)  # only where the issue says nothing
+    return from_issue.where(said, from_title.reindex(title.index)).astype(object)
 
 
 def _derive_complaint(raw: pd.DataFrame, out: pd.DataFrame, source: Source, row: _Row) -> None:
@@ -389,7 +398,8 @@ def _key(frame: pd.DataFrame, record_type: str) -> pd.Series:
     for part in parts[1:]:
         joined = joined + ":" + _strings(part.where(part.notna(), ""))
     if record_type in ("penalty", "filing", "complaint"):  # free text: one spelling for keys
-        joined = v.map_unique(joined, _compact_key)[0]
+        # text of characters that are their own NFKC form and no space is its own key
+        joined = v.map_unless_plain(joined, _compact_key, v.own_nfkc_rows(joined))
     return joined.where(present & (joined != "").to_numpy(), None).astype(object)
 
 
@@ -417,13 +427,24 @@ def with_record_ids(frame: pd.DataFrame, record_type: str) -> tuple[pd.DataFrame
     if missing.any():
         key = key.copy()
         key[missing] = "h" + digest[missing].str[:16]
-    ordered = _sorted(frame.assign(_key=key, _digest=digest), ["_key", "_digest", "url", "place"])
-    unique = ordered.drop_duplicates(["_key", "_digest"])
-    clash = unique["_key"].duplicated(keep=False)
-    suffixed = unique["_key"].where(~clash, unique["_key"] + "#" + unique["_digest"].str[:8])
-    ids = _strings(unique["source_id"]).to_numpy() + ":" + suffixed.to_numpy(dtype=object)
+    # Rows in (key, digest, url, place) order, the first of each (key, digest) kept: the order
+    # is found on those four columns and the rows are taken once, at the end.
+    by = pd.DataFrame({"_key": key.to_numpy(dtype=object), "_digest": digest.to_numpy(dtype=object),
+                       "url": frame["url"].array, "place": frame["place"].array})  # fmt: skip
+    order = _order(by, ["_key", "_digest", "url", "place"])
+    keys, digests = by["_key"].to_numpy()[order], by["_digest"].to_numpy()[order]
+    first = np.ones(len(order), dtype=bool)  # equal (key, digest) pairs sit side by side
+    first[1:] = (keys[1:] != keys[:-1]) | (digests[1:] != digests[:-1])
+    kept, keys, digests = order[first], keys[first], digests[first]
+    clash = np.zeros(len(kept), dtype=bool)  # a key kept twice: each gets its digest
+    clash[1:] = keys[1:] == keys[:-1]
+    clash[:-1] |= clash[1:].copy()
+    suffixed = keys.copy()
+    suffixed[clash] = keys[clash] + "#" + np.array([d[:8] for d in digests[clash]], dtype=object)
+    unique = frame.take(kept)
+    ids = _strings(unique["source_id"]).to_numpy() + ":" + suffixed
     result = unique.assign(record_id=pd.Series(ids, index=unique.index, dtype=object))
-    return result.drop(columns=["_key", "_digest"]), len(ordered) - len(unique)
+    return result, len(frame) - len(unique)
 
 
 def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -432,12 +453,20 @@ def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     Arrow's stable sort orders UTF-8 bytewise, which is Python's order of str; columns that
     are not all text go to pandas.
     """
+    order = _order(frame, by)
+    if np.array_equal(order, np.arange(len(frame))):  # already in order: no copy of every column
+        return frame
+    return frame.take(order)
+
+
+def _order(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """The row positions _sorted puts the frame's rows in."""
     try:
         table = pa.table({c: pa.array(frame[c], type=pa.string(), from_pandas=True) for c in by})
     except (pa.ArrowException, UnicodeError):
-        return frame.sort_values(by, kind="stable", na_position="last")
-    order = pc.sort_indices(table, sort_keys=[(c, "ascending", "at_end") for c in by]).to_numpy()
-    return frame.take(order)
+        keys = frame[by].reset_index(drop=True)
+        return keys.sort_values(by, kind="stable", na_position="last").index.to_numpy()
+    return pc.sort_indices(table, sort_keys=[(c, "ascending", "at_end") for c in by]).to_numpy()
 
 
 # --- one source -------------------------------------------------------------------------
@@ -517,48 +546,70 @@ def _phones(
     raw: pd.DataFrame, source: Source, complaints: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """phones_from_complaints over the complaints' canonical frame; `complaints`, the same
-    rows as normalized complaints, lends its codes, names and name keys."""
+    rows as normalized complaints, lends its codes, names and name keys.
+
+    One row per number and name key, taken from the first of its complaints in the order of
+    (number, complaint id, url, place); only that order's keys are sorted, and only each
+    group's first complaint is taken in full.
+    """
     if "phone" not in raw:
         return empty_table("phone")
-    raw = raw.copy()
-    raw["source_id"] = raw["source_id"].fillna(source.id)
     if complaints is None:
         complaints = pd.DataFrame(index=raw.index)
         complaints["uscc_raw"] = v.clean_texts(_get(raw, "uscc"))
         complaints["uscc"] = v.clean_usccs(complaints["uscc_raw"])
         complaints["target_name"] = v.display_texts(_get(raw, "target_name"))
         complaints["name_key"] = v.name_keys(complaints["target_name"])
-    frame = raw[list(PROVENANCE)].assign(
-        number=v.phone_numbers(raw["phone"]),
-        uscc_raw=complaints["uscc_raw"],
-        uscc=complaints["uscc"],
-        name=complaints["target_name"],
-        name_key=complaints["name_key"],
-        _sn=v.clean_texts(_get(raw, "complaint_id")).fillna("?"),
-    )
-    out = frame.explode("number")
-    out = out[out["number"].notna()]
-    if out.empty:
+    rows, numbers = v.phone_number_rows(raw["phone"])
+    if not len(rows):
         return empty_table("phone")
-    out = out.assign(record_type="phone", kind="reported")
-    group = ["number", "name_key"]
-    out = _sorted(out, ["number", "_sn", "url", "place"])
-    grouped = out.groupby(group, dropna=False, sort=False)
-    first = out.drop_duplicates(group).set_index(group)
-    first["source_note"] = _complaint_notes(grouped.ngroup().to_numpy(), out["_sn"].to_numpy())
+    complaint_ids = v.clean_texts(_get(raw, "complaint_id")).fillna("?").to_numpy(dtype=object)
+    keys = pd.DataFrame({"number": numbers, "_sn": complaint_ids[rows],
+                         "url": raw["url"].iloc[rows].to_numpy(),
+                         "place": raw["place"].iloc[rows].to_numpy(), "_row": rows})  # fmt: skip
+    keys = _sorted(keys, ["number", "_sn", "url", "place"])
+    at = keys["_row"].to_numpy()
+    group = pd.DataFrame({"number": keys["number"].to_numpy(),
+                          "name_key": complaints["name_key"].to_numpy()[at]})  # fmt: skip
+    ids = group.groupby(["number", "name_key"], dropna=False, sort=False).ngroup().to_numpy()
+    first = np.unique(ids, return_index=True)[1]  # group ids count in order of appearance
     # one complaint may give the code when another about the same outfit does not
-    first["uscc_raw"] = grouped["uscc_raw"].first()
-    first["uscc"] = grouped["uscc"].first()
-    kept, _ = with_record_ids(first.reset_index().drop(columns="_sn"), "phone")
+    codes = pd.DataFrame({"_g": ids, "uscc_raw": complaints["uscc_raw"].to_numpy()[at],
+                          "uscc": complaints["uscc"].to_numpy()[at]}).groupby("_g").first()  # fmt: skip
+    taken = raw[list(PROVENANCE)].iloc[at[first]].reset_index(drop=True)
+    frame = taken.assign(
+        source_id=taken["source_id"].fillna(source.id),
+        record_type="phone",
+        number=keys["number"].to_numpy()[first],
+        name=complaints["target_name"].to_numpy()[at[first]],
+        name_key=group["name_key"].to_numpy()[first],
+        uscc_raw=codes["uscc_raw"].to_numpy(),
+        uscc=codes["uscc"].to_numpy(),
+        kind="reported",
+        source_note=_complaint_notes(ids, keys["_sn"].to_numpy()),
+    )
+    kept, _ = with_record_ids(frame, "phone")
     return _typed(kept, "phone")
 
 
 def _complaint_notes(groups: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Per group, in order of first appearance: 投诉 and its first 20 complaint ids, sorted."""
-    seen: list[dict[str, None]] = [{} for _ in range(int(groups.max()) + 1 if len(groups) else 0)]
-    for group, complaint_id in zip(groups.tolist(), ids.tolist(), strict=True):
-        seen[group][complaint_id] = None
-    return np.array(["投诉 " + "; ".join(sorted(s)[:20]) for s in seen], dtype=object)
+    """Per group (numbered in order of first appearance): 投诉 and its first 20 complaint ids,
+    sorted, each once.
+
+    The ids arrive sorted within each group (the rows are in complaint-id order within each
+    number), so a stable grouping keeps them sorted and repeats sit side by side.
+    """
+    order = np.argsort(groups, kind="stable")
+    g, sn = groups[order], ids[order]
+    new = np.ones(len(g), dtype=bool)
+    new[1:] = (g[1:] != g[:-1]) | (sn[1:] != sn[:-1])
+    g, sn = g[new], sn[new]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    rank = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    g, sn = g[rank < 20], sn[rank < 20].tolist()
+    bounds = np.r_[np.flatnonzero(np.r_[True, g[1:] != g[:-1]]), len(g)].tolist()
+    notes = ["投诉 " + "; ".join(sn[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return np.array(notes, dtype=object)
 
 
 # --- the stage --------------------------------------------------------------------------
@@ -576,7 +627,7 @@ def _write_quarantine(path: Path, records: list[dict[str, Any]]) -> None:
 def _write_table(path: Path, frame: pd.DataFrame) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
-    frame.to_parquet(tmp, index=False)
+    write_table(frame, tmp)
     tmp.replace(path)
 
 

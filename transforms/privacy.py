@@ -17,6 +17,7 @@ import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -40,10 +41,16 @@ MOBILE = re.compile(
 AGENCY_NUMBER_COLUMNS = {"phone": "number", "complaint": "phone"}
 
 # What text must hold for RESIDENT_ID or MOBILE to match, loosened (RE2 syntax, for pyarrow):
-# seventeen digits in a row, or a mobile's 1[3-9] and nine more digits with at most one
-# character between the groups. Text without either is left alone without running them.
-# \p{N} is wider than Python's \d, so Unicode tables of different ages only let more through.
-_MAY_HOLD_NUMBER = r"\p{N}{17}|[1１][3-9３-９]\p{N}(?s:.)?\p{N}{4}(?s:.)?\p{N}{4}"
+# eighteen digits in a row (the last may be X) with no letter or digit around them, or a
+# mobile's 1[3-9] and nine more digits with at most one character between the groups, no digit
+# after them and none before but the 6 of a +86. Text without either is left alone without
+# running them (a company code, all digits and letters, is seldom looked at). \p{N} is wider
+# than Python's \d, so Unicode tables of different ages only let more through.
+_ID_EDGE = r"[^0-9A-Za-z０-９Ａ-Ｚａ-ｚ]"
+_MAY_HOLD_NUMBER = (
+    rf"(?:^|{_ID_EDGE})\p{{N}}{{17}}[\p{{N}}XxＸｘ](?:$|{_ID_EDGE})"
+    r"|(?:^|[^0-57-9０-５７-９])[1１][3-9３-９]\p{N}(?s:.)?\p{N}{4}(?s:.)?\p{N}{4}(?:$|[^0-9０-９])"
+)
 
 
 def _ascii(text: str) -> str:
@@ -59,9 +66,13 @@ def _masked_id(match: re.Match[str]) -> str:
 
 def _resident_id(number: str) -> bool:
     """Check digit and birth date of GB 11643; the place code is not required to be known
-    (a number with an unlisted place is still somebody's, or looks like it to a reader)."""
+    (a number with an unlisted place is still somebody's, or looks like it to a reader).
+
+    The birth date is read as stdnum's ric.get_birth_date reads it, without its clean-up of
+    separators: RESIDENT_ID matched digits (and a final X) only.
+    """
     try:
-        ric.get_birth_date(number)
+        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return False
     return ric.calc_check_digit(number) == number[-1]
@@ -178,13 +189,25 @@ def _masked_column(values: pd.Series) -> pd.Series:
     return values.map(masked_value)
 
 
+# A cell that is just eighteen ASCII digits (the last may be X): a company code or an ID.
+_BARE_ID = re.compile(r"[0-9]{17}[0-9X]")
+
+
+def _masked_code(text: str) -> str:
+    """mask_text of a _BARE_ID cell: RESIDENT_ID matches it whole, MOBILE cannot match in it
+    (eighteen digits leave a mobile a digit beside it), so only the ID check is left."""
+    if not _resident_id(text) or uscc.is_valid(text):
+        return text
+    return text[:4] + "*" * 10 + text[-4:]
+
+
 def _masked_text(values: pd.Series, candidates: np.ndarray) -> pd.Series:
     """mask_text over a text column, once per distinct candidate value."""
     if not candidates.any():
         return values
     codes, found = pd.factorize(values[candidates])
     uniques = list(found.to_numpy(dtype=object) if hasattr(found, "to_numpy") else found)
-    masked = [mask_text(u) for u in uniques]
+    masked = [_masked_code(u) if _BARE_ID.fullmatch(u) else mask_text(u) for u in uniques]
     if masked == uniques:
         return values
     out = values.astype(object)

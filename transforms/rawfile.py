@@ -4,7 +4,9 @@ The raw gate and normalize used to decode every raw line each; under Airflow the
 separate tasks, so the parse is handed over as a file: `load()` parses a raw file once and
 leaves the table in `data/<city>/work/parsed/<source_id>.parquet`, keyed by the sha256 of the
 raw file's bytes. The next `load()` of the same bytes (normalize after the raw gate, or a rerun
-with no change in the sources) reads that file instead; any other bytes are parsed again.
+with no change in the sources) reads that file instead; any other bytes are parsed again. When
+both stages run in one process (the CLI, the benchmarks) the next `load()` takes the parse from
+memory instead, once, if the file's bytes are still those parsed; later ones read the file.
 
 Plain crawler output (one JSON object per line, every value a string) is parsed by pyarrow's
 JSON reader; anything else — a malformed line, a number where a string was, a blank line —
@@ -15,6 +17,7 @@ hand-over file with the table.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -231,15 +234,23 @@ def _arrow_table(data: bytes, path: Path) -> RawTable | None:
     )
 
 
+# pyarrow reads a file block by block, one thread; blocks of a few MB read faster than the
+# whole file as one block. Labels keep their first-seen order either way (one thread, the
+# blocks in order, a label first met in a later block added last). A line longer than a block
+# cannot be read so and takes the careful path.
+_BLOCK_BYTES = 4 << 20
+
+
 def _arrow_read(data: bytes, schema: Any) -> Any:
-    """pyarrow's reading of the whole file in one block (labels keep first-seen order)."""
+    """pyarrow's reading of the file, or None when it cannot read it."""
     import pyarrow as pa
     from pyarrow import json as pa_json
 
+    block = min(len(data) + 1, _BLOCK_BYTES)
     try:
         return pa_json.read_json(
             io.BytesIO(data),
-            read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),
+            read_options=pa_json.ReadOptions(use_threads=False, block_size=block),
             parse_options=pa_json.ParseOptions(explicit_schema=schema),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -266,17 +277,15 @@ def _all_text_schema(table: Any) -> Any:
 def _plain_lines(data: bytes) -> int | None:
     """The number of lines when the file is one JSON text per line as pyarrow and json.loads
     both read it (no BOM, no carriage return, no blank line), else None."""
-    if not data or data.startswith(b"\xef\xbb\xbf"):
+    if not data or data.startswith(b"\xef\xbb\xbf") or b"\r" in data:  # `in`: one memchr
         return None
     raw = np.frombuffer(data, dtype=np.uint8)
-    if (raw == 13).any():  # \r
-        return None
     newlines = np.flatnonzero(raw == 10)
     # A blank line starts the file or a line with a newline, space or tab; JSON text does not.
     starts = raw[np.concatenate(([0], newlines[newlines < len(raw) - 1] + 1))]
     if np.isin(starts, (9, 10, 32)).any():
         return None
-    return len(newlines) + (raw[-1] != 10)
+    return int(len(newlines) + (raw[-1] != 10))
 
 
 def _all_text(table: Any) -> bool:
@@ -317,33 +326,61 @@ def parsed_dir(paths: CityPaths) -> Path:
     return paths.data / "work" / "parsed"
 
 
+# hand-over file → (the format, the bytes parsed, their table), for the next load() to take
+_in_memory: dict[str, tuple[str, bytes, RawTable]] = {}
+
+
 def load(raw_file: Path, parsed_dir: Path) -> RawTable:
     """The raw file's table: from the hand-over when it was parsed from these very bytes,
     else parsed now and handed over for the next reader."""
     raw_file = Path(raw_file)
     data = raw_file.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
     target = Path(parsed_dir) / f"{raw_file.name.removesuffix('.jsonl')}.parquet"
-    table = _read_handover(target, digest, raw_file)
+    table = _taken_from_memory(target, data)
     if table is None:
-        table = parse_raw(raw_file, data)
-        _write_handover(target, table, digest)
+        digest = hashlib.sha256(data).hexdigest()
+        table = _read_handover(target, digest, raw_file)
+        if table is None:
+            table = parse_raw(raw_file, data)
+            if _write_handover(target, table, digest):
+                _keep_in_memory(target, data, table)
     table.data = data
     return table
+
+
+def _keep_in_memory(target: Path, data: bytes, table: RawTable) -> None:
+    """Keep a parse, with the bytes it was parsed from, for the next load() in this process;
+    only one city's parses at a time (a worker running city after city must not hold them
+    all). The next load compares bytes instead of hashing them again."""
+    for other in [k for k in _in_memory if Path(k).parent != target.parent]:
+        del _in_memory[other]
+    _in_memory[str(target)] = (FORMAT, data, dataclasses.replace(table, data=None))
+
+
+def _taken_from_memory(target: Path, data: bytes) -> RawTable | None:
+    """The parse kept for this hand-over file if it is of these very bytes (taken: once)."""
+    kept = _in_memory.pop(str(target), None)
+    if kept is None or kept[0] != FORMAT or kept[1] != data:
+        return None
+    return kept[2]
 
 
 def _key(digest: str) -> dict[str, str]:
     return {"format": FORMAT, "raw_sha256": digest}
 
 
-def _write_handover(target: Path, table: RawTable, digest: str) -> None:
-    """Parquet of the table's text columns; skipped when a column holds anything but text."""
+def _write_handover(target: Path, table: RawTable, digest: str) -> bool:
+    """Parquet of the table's text columns; skipped when a column holds anything but text.
+
+    True when written from Arrow-backed columns, i.e. when the table is what reading the
+    file back gives (a table of Python objects reads back Arrow-backed).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     frames = [table.provenance, table.fields]
     if not all(_is_text(frame[c]) for frame in frames for c in frame.columns):
-        return
+        return False
     columns = {_LINE: pa.array(table.lines, type=pa.int64())}
     columns.update({_PROVENANCE_PREFIX + c: _arrow_text(table.provenance[c]) for c in PROVENANCE})
     columns.update({_FIELD_PREFIX + str(c): _arrow_text(table.fields[c]) for c in table.fields})
@@ -355,10 +392,17 @@ def _write_handover(target: Path, table: RawTable, digest: str) -> None:
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(handle)  # a name of its own: two runs writing at once never mix their bytes
     try:
-        pq.write_table(arrow, name)
+        pq.write_table(arrow, name, write_statistics=False)  # read whole, never filtered
         os.replace(name, target)
     finally:
         Path(name).unlink(missing_ok=True)
+    return table.items is None and all(
+        _arrow_backed(frame[c]) for frame in frames for c in frame.columns
+    )
+
+
+def _arrow_backed(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
 
 
 def _is_text(values: pd.Series) -> bool:

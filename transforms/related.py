@@ -37,7 +37,7 @@ def related_parties(
 ) -> pd.DataFrame:
     """Both kinds of relation, sorted for byte-stable output."""
     numbers = agency_numbers(events, phones)
-    blacklisted = set(scores.loc[scores["list"] == "blacklist", "agency_id"])
+    blacklisted = set(scores.loc[scores["list"] == "blacklist", "agency_id"].tolist())
     parts = [
         shared_with_blacklisted(agencies, numbers, blacklisted),
         number_used_by_unregistered(agencies, numbers),
@@ -80,16 +80,24 @@ def facts(agencies: pd.DataFrame, numbers: pd.DataFrame) -> pd.DataFrame:
     """(agency_id, via, shared, record_id): the facts two agencies can have in common."""
     cfg = lookups()["related"]
     reg = agencies[["agency_id", "address", "legal_rep"]]
-    address = reg.assign(via="address", shared=reg["address"].map(values.name_key))
+    address = reg.assign(via="address", shared=values.name_keys(reg["address"]))
     address = address[address["shared"].fillna("").str.len() >= cfg["min_address_chars"]]
     rep = reg.assign(via="legal_rep", shared=reg["legal_rep"].fillna("").str.strip())
     masked = rep["shared"].str.contains("|".join(map(re.escape, cfg["masked_chars"])), regex=True)
     rep = rep[(rep["shared"].str.len() >= 2) & ~masked]
     phone = numbers[numbers["kind"].isin(cfg["phone_kinds"])]
     phone = phone.assign(via="phone", shared=phone["number"])
-    regs = pd.concat([address, rep]).assign(record_id=lambda d: d["agency_id"].map(_reg_record))
+    regs = pd.concat([address, rep]).assign(record_id=lambda d: _reg_records(d["agency_id"]))
     cols = ["agency_id", "via", "shared", "record_id"]
     return pd.concat([regs[cols], phone[cols]], ignore_index=True)
+
+
+def _reg_records(agency_ids: pd.Series) -> pd.Series:
+    """_reg_record of each id, as one string operation (ids are never missing; a column
+    with a missing one is spelled id by id)."""
+    if agency_ids.isna().any():
+        return agency_ids.map(_reg_record)
+    return ("agency:" + agency_ids).astype("str")  # what map gives: text only
 
 
 def _reg_record(agency_id: str) -> str:
@@ -122,7 +130,7 @@ def _phone_records(joined: object) -> str:
 
 def number_used_by_unregistered(agencies: pd.DataFrame, numbers: pd.DataFrame) -> pd.DataFrame:
     """A number a registered agency publishes, seen in records about an unregistered outfit."""
-    registered = set(agencies.loc[agencies["registered"].astype(bool), "agency_id"])
+    registered = set(agencies.loc[agencies["registered"].astype(bool), "agency_id"].tolist())
     own = numbers[
         (numbers["kind"] == "published_by_agency") & isin(numbers["agency_id"], registered)
     ]
@@ -142,19 +150,18 @@ def name_used_from_other_numbers(agencies: pd.DataFrame, numbers: pd.DataFrame) 
     (a phone list's report, the complaints about it) agree.
     """
     cfg = lookups()["related"]
-    registered = set(agencies.loc[agencies["registered"].astype(bool), "agency_id"])
+    registered = set(agencies.loc[agencies["registered"].astype(bool), "agency_id"].tolist())
     published = numbers[numbers["kind"] == "published_by_agency"]
-    own = set(zip(published["agency_id"], published["number"], strict=True))
-    anyone = set(published.loc[isin(published["agency_id"], registered), "number"])
+    own = set(zip(published["agency_id"].tolist(), published["number"].tolist(), strict=True))
+    anyone = set(published.loc[isin(published["agency_id"], registered), "number"].tolist())
     reported = numbers[
         (numbers["kind"] == "reported")
         & isin(numbers["agency_id"], registered)
         & isin(numbers["agency_id"], published["agency_id"])
         & ~isin(numbers["number"], anyone)
     ]
-    theirs = [
-        (a, n) not in own for a, n in zip(reported["agency_id"], reported["number"], strict=True)
-    ]
+    pairs = zip(reported["agency_id"].tolist(), reported["number"].tolist(), strict=True)
+    theirs = [(a, n) not in own for a, n in pairs]
     reported = reported[pd.Series(theirs, index=reported.index, dtype=bool)]
     enough = reported.groupby(["agency_id", "number"])["record_id"].transform("nunique")
     reported = reported[enough >= cfg["impersonation_min_reports"]]

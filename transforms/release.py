@@ -8,7 +8,9 @@ prove a past release was not rewritten.
 
 from __future__ import annotations
 
+import copy
 import filecmp
+import functools
 import hashlib
 import json
 import os
@@ -29,7 +31,7 @@ from agencywatch.config import City
 from agencywatch.fingerprint import write_if_changed
 from agencywatch.paths import CityPaths
 from transforms import changes, feeds
-from transforms.csvsafe import write_csv
+from transforms.csvsafe import csv_pieces
 from transforms.frames import sorted_rows
 
 FIELDS_FILE = Path(__file__).with_name("lookups") / "release_fields.toml"
@@ -78,8 +80,20 @@ def run(city: City, paths: CityPaths, as_of: date) -> Path:
 
 def field_dictionary() -> dict[str, dict[str, Any]]:
     """The data dictionary (release_fields.toml): the columns and schema of each table."""
-    with FIELDS_FILE.open("rb") as f:
-        return tomllib.load(f)["tables"]
+    return copy.deepcopy(_toml(FIELDS_FILE)["tables"])
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    """A lookup file, parsed once per version of the file (a release reads each several times,
+    a worker releases city after city)."""
+    st = path.stat()
+    return _parsed_toml(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_toml(path: str, mtime_ns: int, size: int) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        return tomllib.load(f)
 
 
 def released_tables(paths: CityPaths, as_of: date, method_version: str) -> dict[str, pd.DataFrame]:
@@ -154,14 +168,15 @@ def _write_release(
     date_str: str,
     previous: tuple[str, str] | None,
 ) -> None:
+    written: dict[str, tuple[int, str]] = {}  # file name → (size, sha256) of what was written
     for name, df in tables.items():
-        write_csv(df, out / f"{name}.csv")
-        write_parquet(df, out / f"{name}.parquet")
-    package = datapackage(city, tables, out, date_str)
-    _write_json(out / "datapackage.json", package)
+        _write_pieces(out / f"{name}.csv", csv_pieces(df), written)
+        _write_pieces(out / f"{name}.parquet", [parquet_bytes(df)], written)
+    package = datapackage(city, tables, out, date_str, written)
+    _write_pieces(out / "datapackage.json", [_json_bytes(package)], written)
     for lang, text in readme_texts(city, date_str).items():
-        (out / f"README.{lang}.md").write_text(text, encoding="utf-8")
-    files = {p.name: sha256_file(p) for p in sorted(out.iterdir())}
+        _write_pieces(out / f"README.{lang}.md", [text.encode("utf-8")], written)
+    files = {p.name: _sha256(p, written) for p in sorted(out.iterdir())}
     (out / SUMS).write_text("".join(f"{h}  {n}\n" for n, h in files.items()), encoding="utf-8")
     files[SUMS] = sha256_file(out / SUMS)
     manifest = {
@@ -177,8 +192,33 @@ def _write_release(
 
 def write_parquet(df: pd.DataFrame, path: Path) -> None:
     """Parquet without the index and with fixed settings, so equal frames give equal bytes."""
+    path.write_bytes(parquet_bytes(df))
+
+
+def parquet_bytes(df: pd.DataFrame) -> pa.Buffer:
+    """The bytes write_parquet writes (a Parquet file's bytes do not depend on where it goes)."""
     table = pa.Table.from_pandas(df, preserve_index=False)
-    pq.write_table(table, path, compression="zstd", compression_level=3, write_statistics=True)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", compression_level=3, write_statistics=True)
+    return sink.getvalue()
+
+
+def _write_pieces(path: Path, pieces: list[Any], written: dict[str, tuple[int, str]]) -> None:
+    """Write the byte pieces one after the other and note the file's size and sha256, so the
+    checksums and the data package need not read the release back (180 MB for a province
+    city)."""
+    digest, size = hashlib.sha256(), 0
+    with path.open("wb") as f:
+        for piece in pieces:
+            f.write(piece)
+            digest.update(piece)
+            size += memoryview(piece).nbytes
+    written[path.name] = (size, digest.hexdigest())
+
+
+def _sha256(path: Path, written: dict[str, tuple[int, str]]) -> str:
+    """The file's sha256: noted when it was written, else read."""
+    return written[path.name][1] if path.name in written else sha256_file(path)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -195,13 +235,19 @@ def sha256_file(path: Path) -> str:
 
 
 def datapackage(
-    city: City, tables: dict[str, pd.DataFrame], folder: Path, date_str: str
+    city: City,
+    tables: dict[str, pd.DataFrame],
+    folder: Path,
+    date_str: str,
+    written: dict[str, tuple[int, str]] | None = None,
 ) -> dict[str, Any]:
-    """A Frictionless Data Package describing the files already written in folder."""
+    """A Frictionless Data Package describing the files already written in folder
+    (`written`: the size and sha256 of those noted as they were written)."""
     spec = field_dictionary()
     city_en = city.name_en or city.slug
-    resources = [_csv_resource(n, spec[n], tables[n], folder) for n in TABLES]
-    resources += [_parquet_resource(n, spec[n], folder) for n in TABLES]
+    facts = written or {}
+    resources = [_csv_resource(n, spec[n], tables[n], folder, facts) for n in TABLES]
+    resources += [_parquet_resource(n, spec[n], folder, facts) for n in TABLES]
     return {
         "profile": "data-package",
         "name": f"agencywatch-{city.slug}-{date_str}",
@@ -230,11 +276,14 @@ def _sources(city: City) -> list[dict[str, str]]:
     return out
 
 
-def _file_facts(path: Path) -> dict[str, Any]:
-    return {"bytes": path.stat().st_size, "hash": f"sha256:{sha256_file(path)}"}
+def _file_facts(path: Path, written: dict[str, tuple[int, str]]) -> dict[str, Any]:
+    size, digest = written.get(path.name) or (path.stat().st_size, sha256_file(path))
+    return {"bytes": size, "hash": f"sha256:{digest}"}
 
 
-def _csv_resource(name: str, spec: dict[str, Any], df: pd.DataFrame, folder: Path) -> dict:
+def _csv_resource(
+    name: str, spec: dict[str, Any], df: pd.DataFrame, folder: Path, written: dict
+) -> dict:
     schema: dict[str, Any] = {"fields": [_schema_field(f, df[f["name"]]) for f in spec["fields"]]}
     if spec.get("primary_key"):
         schema["primaryKey"] = spec["primary_key"]
@@ -256,12 +305,12 @@ def _csv_resource(name: str, spec: dict[str, Any], df: pd.DataFrame, folder: Pat
         "encoding": "utf-8-sig",
         "title": f"{spec['title_zh']} / {spec['title_en']}",
         "description": f"{spec['description_zh']} / {spec['description_en']}",
-        **_file_facts(folder / f"{name}.csv"),
+        **_file_facts(folder / f"{name}.csv", written),
         "schema": schema,
     }
 
 
-def _parquet_resource(name: str, spec: dict[str, Any], folder: Path) -> dict:
+def _parquet_resource(name: str, spec: dict[str, Any], folder: Path, written: dict) -> dict:
     return {
         "name": f"{name}-parquet",
         "type": "file",
@@ -271,7 +320,7 @@ def _parquet_resource(name: str, spec: dict[str, Any], folder: Path) -> dict:
         "mediatype": "application/vnd.apache.parquet",
         "title": f"{spec['title_zh']}（Parquet）/ {spec['title_en']} (Parquet)",
         "description": f"Same rows and columns as {name}.csv.",
-        **_file_facts(folder / f"{name}.parquet"),
+        **_file_facts(folder / f"{name}.parquet", written),
     }
 
 
@@ -290,8 +339,9 @@ def _schema_field(field: dict[str, Any], col: pd.Series) -> dict[str, Any]:
 
 
 def _auto_type(col: pd.Series) -> str:
-    """date or datetime when every value is one, else string: upstream may send either."""
-    values = col.dropna().astype(str)
+    """date or datetime when every value is one, else string: upstream may send either.
+    Each distinct value is looked at once (dates repeat over a city's 300,000 events)."""
+    values = pd.Series(col.dropna().astype(str).unique())  # the same dtype, so the same regex
     if values.empty:
         return "string"
     if values.str.fullmatch(ISO_DATE).all():
@@ -415,10 +465,16 @@ def readme_environment() -> jinja2.Environment:
     return env
 
 
+@functools.cache
+def _readme_environment() -> jinja2.Environment:
+    """One environment per process: its templates are compiled once (and again only when a
+    template file changes), not once per city."""
+    return readme_environment()
+
+
 def readme_texts(city: City, date_str: str) -> dict[str, str]:
     """README.<lang>.md of a release: files, columns, lists, citing, verifying, licence."""
-    with SITE_LABELS.open("rb") as f:
-        labels = tomllib.load(f)
+    labels = _toml(SITE_LABELS)
     spec = field_dictionary()
     context = {
         "city": city,
@@ -439,7 +495,7 @@ def readme_texts(city: City, date_str: str) -> dict[str, str]:
         "license": LICENSE,
         "sources": _sources(city),
     }
-    env = readme_environment()
+    env = _readme_environment()
     return {
         lang: env.get_template(f"README.{lang}.md.j2").render(**context)
         for lang in README_LANGUAGES

@@ -20,8 +20,8 @@ from dateutil.relativedelta import relativedelta
 
 from agencywatch.config import RECORD_TYPES, City
 from agencywatch.paths import CityPaths
-from transforms import related
-from transforms.frames import isin, lookup_join, sorted_rows
+from transforms import related, values
+from transforms.frames import isin, lookup_join, sorted_rows, write_table
 from transforms.resolve import lookups, read_records
 
 COMPONENTS = ("compliance", "courts", "complaints")
@@ -164,10 +164,22 @@ def _text(s: pd.Series) -> pd.Series:
 
 def linked(events: pd.DataFrame, table: pd.DataFrame, record_type: str) -> pd.DataFrame:
     """A clean table's records with the agency each is linked to (one row per link)."""
-    ev = events[
-        (events["record_type"] == record_type) & events["match_method"].isin(LINKED_METHODS)
-    ]
-    return lookup_join(ev[["record_id", "agency_id"]], table, "record_id", validate=False)
+    return linked_by_type(events, {record_type: table})[record_type]
+
+
+def linked_by_type(
+    events: pd.DataFrame, tables: dict[str, pd.DataFrame]
+) -> dict[str, pd.DataFrame]:
+    """linked() for every table: the events are filtered and split by record type once
+    (each split in the events' order), not once per type."""
+    kept = events[events["match_method"].isin(LINKED_METHODS)]
+    ids = kept[["record_id", "agency_id"]]
+    groups = kept.groupby("record_type", sort=False).indices
+    empty = np.empty(0, dtype=np.int64)
+    return {
+        rt: lookup_join(ids.iloc[groups.get(rt, empty)], table, "record_id", validate=False)
+        for rt, table in tables.items()
+    }
 
 
 def _candidates(
@@ -211,8 +223,7 @@ def judgment_candidates(df: pd.DataFrame, clock: Clock, red_charges: list[str]) 
     """
     cfg = lookups()["scoring"]
     df = df[clock.happened(df["judged_on"])]
-    charges = df["charges"].map(_charge_set)
-    red = charges.map(lambda cs: bool(cs & set(red_charges))).astype(bool)
+    red = _red_charged(df["charges"], set(red_charges))
     outcome = _text(df["outcome"])
     acquitted = pd.Series(False, index=df.index)
     for word in cfg["acquittal_words"]:
@@ -224,6 +235,17 @@ def judgment_candidates(df: pd.DataFrame, clock: Clock, red_charges: list[str]) 
     )
     keep = criminal | civil
     return _candidates(df[keep], code[keep], clock.expiry(df.loc[keep, "judged_on"]))
+
+
+def _red_charged(charges: pd.Series, red: set[str]) -> pd.Series:
+    """Whether any of a judgment's charges is a red-flag one, decided once per distinct
+    charges text (the JSON lists repeat: a few charges make up every judgment's)."""
+    try:
+        hit = values.map_unique(charges, lambda v: bool(_charge_set(v) & red))[0]
+    except TypeError:  # lists rather than JSON text: not hashable, looked at one by one
+        return charges.map(lambda v: bool(_charge_set(v) & red)).astype(bool)
+    missing = bool(_charge_set(None) & red)  # a missing cell has no charges
+    return hit.where(charges.notna(), missing).astype(bool)
 
 
 def _charge_set(value: object) -> set[str]:
@@ -480,7 +502,7 @@ def score(
     agencies = agencies.assign(
         registered=agencies["registered"].astype(bool), verified=agencies["verified"].astype(bool)
     )
-    rec = {rt: linked(events, tables[rt], rt) for rt in tables}
+    rec = linked_by_type(events, tables)
     gone = withdrawn_ids(tables)
     for rt in ("phone", "filing"):  # a withdrawn number or filing is simply no longer there
         rec[rt] = rec[rt][~isin(rec[rt]["record_id"], gone)]
@@ -518,10 +540,10 @@ def run(city: City, paths: CityPaths, as_of: date) -> dict[str, Any]:
               for rt in RECORD_TYPES}  # fmt: skip
     scores, reasons = score(agencies, events, tables, city, as_of)
     paths.scored.mkdir(parents=True, exist_ok=True)
-    scores.to_parquet(paths.scored / "scores.parquet", index=False)
-    reasons.to_parquet(paths.scored / "reasons.parquet", index=False)
+    write_table(scores, paths.scored / "scores.parquet")
+    write_table(reasons, paths.scored / "reasons.parquet")
     links = related.related_parties(agencies, events, tables["phone"], scores)
-    links.to_parquet(paths.resolved / "related.parquet", index=False)
+    write_table(links, paths.resolved / "related.parquet")
     counts = scores["list"].value_counts()
     return {
         "agencies": len(scores),

@@ -357,7 +357,17 @@ def normalize_phone(raw: object) -> str | None:
 
 
 def phone_numbers(values: pd.Series) -> pd.Series:
-    """Per cell, the numbers normalize_phone accepts among split_phones' parts (others left out).
+    """Per cell, the numbers normalize_phone accepts among split_phones' parts (others left out)."""
+    rows, numbers = phone_number_rows(values)
+    out: list[list[str]] = [[] for _ in range(len(values))]
+    for row, number in zip(rows.tolist(), numbers.tolist(), strict=True):
+        out[row].append(number)
+    return pd.Series(_object_array(out), index=values.index, dtype=object)
+
+
+def phone_number_rows(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """phone_numbers flattened: (row position, number) for every number found, in row order
+    and, within a row, in the order of its parts.
 
     A cell of ASCII digits, brackets and dashes only, longer than any empty marker, is one part
     that reads the same in pyarrow: its digits, kept when they make a mobile, 400/800 or
@@ -367,27 +377,28 @@ def phone_numbers(values: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    out = _object_array([[] for _ in range(len(values))])
     simple = _matching_rows(values, rf"^[0-9()\-]{{{_longest_marker() + 1},}}$")
+    rows, numbers = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=object)]
     if simple.any():
         text = pa.array(values[simple], type=pa.string(), from_pandas=True)
         digits = pc.replace_substring_regex(text, r"[^0-9]", "")
         coded = pc.or_(pc.starts_with(digits, "86"), pc.starts_with(digits, "0086"))
         local = ~coded.to_numpy(zero_copy_only=False)
         valid = pc.match_substring_regex(digits, f"^(?:{_PHONE_FORMS.pattern})$")
-        found = zip(
-            digits.to_numpy(zero_copy_only=False)[local],
-            valid.to_numpy(zero_copy_only=False)[local],
-            strict=True,
-        )
-        rows = np.flatnonzero(simple)
-        out[rows[local]] = _object_array([[d] if ok else [] for d, ok in found])
-        simple[rows[~local]] = False
-    rest = ~simple
-    if rest.any():
-        parsed = map_unique(values[rest], _phone_numbers)[0].to_numpy()
-        out[rest] = _object_array([[] if n is None else n for n in parsed])
-    return pd.Series(out, index=values.index, dtype=object)
+        kept = local & valid.to_numpy(zero_copy_only=False)
+        at = np.flatnonzero(simple)
+        rows.append(at[kept])
+        numbers.append(digits.to_numpy(zero_copy_only=False)[kept])
+        simple[at[~local]] = False
+    rest = np.flatnonzero(~simple)
+    if len(rest):
+        parsed = [n or [] for n in map_unique(values.iloc[rest], _phone_numbers)[0].tolist()]
+        counts = np.fromiter(map(len, parsed), dtype=np.int64, count=len(parsed))
+        rows.append(np.repeat(rest, counts))
+        numbers.append(_object_array([n for found in parsed for n in found]))
+    row, number = np.concatenate(rows), np.concatenate(numbers)
+    order = np.argsort(row, kind="stable")  # a row is simple or not: its parts stay in order
+    return row[order], number[order]
 
 
 def _object_array(items: list[Any]) -> np.ndarray:
@@ -457,6 +468,20 @@ def _matching_rows(values: pd.Series, pattern: str) -> np.ndarray:
     except (UnicodeError, pa.ArrowException):  # lone surrogates: the per-value path copes
         return np.zeros(len(values), dtype=bool)
     return pc.match_substring_regex(text, pattern).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def own_nfkc_rows(values: pd.Series) -> np.ndarray:
+    """Rows whose text NFKC leaves as it is and that hold no white space (nor is an empty
+    marker): a per-value text function that only normalizes and drops spaces can skip them."""
+    return _plain_rows(values, _OWN_NFKC)
+
+
+def map_unless_plain(
+    values: pd.Series, parse: Callable[[Any], Any], plain: np.ndarray
+) -> pd.Series:
+    """parse over the rows that are not plain (once per distinct value); plain rows keep their
+    text. An object column comes back."""
+    return _map_unless_plain(values, parse, plain)
 
 
 def _map_unless_plain(
@@ -536,8 +561,10 @@ def map_unique(values: pd.Series, parse: Callable[[Any], T]) -> tuple[pd.Series,
     A None or NaN cell gives (None, None) without calling parse.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if isinstance(uniques, pd.api.extensions.ExtensionArray):  # Arrow text: one conversion
-        uniques = uniques.to_numpy(dtype=object)
+    if isinstance(uniques, pd.Index):  # a Series' uniques come as an Index
+        uniques = uniques.array
+    if isinstance(uniques, pd.api.extensions.ExtensionArray):  # Arrow text: one conversion,
+        uniques = uniques.to_numpy(dtype=object)  # not an Arrow scalar per value
     results, errors = _parsed(uniques, parse)
     # fromiter keeps list results (split_list) as elements rather than reading them as rows
     result_arr = np.fromiter([*results, None], dtype=object, count=len(results) + 1)
@@ -578,9 +605,17 @@ def map_unique_pairs(
     return map_unique(pairs, lambda pair: parse(*pair))
 
 
+# CJK ideographs: their own NFKC and case fold, word characters, no brackets (RE2 syntax).
+_IDEOGRAPHS = r"\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}"
+
+
 def name_keys(names: pd.Series) -> pd.Series:
-    """name_key over a column, with one OpenCC call for all distinct names (the slow part)."""
-    pre = map_unique(names, _name_pre_key)[0]
+    """name_key over a column, with one OpenCC call for all distinct names (the slow part).
+
+    A name made of CJK ideographs only, longer than any empty marker (most company names),
+    is its own pre-key: nothing to fold, unify or strip.
+    """
+    pre = _map_unless_plain(names, _name_pre_key, _plain_rows(names, _IDEOGRAPHS))
     codes, uniques = pd.factorize(pre, use_na_sentinel=True)
     if len(uniques) == 0:
         return pd.Series([None] * len(names), index=names.index, dtype=object)
