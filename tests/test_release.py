@@ -504,3 +504,15 @@ def test_fast_csv_is_byte_identical_to_pandas_and_as_inert(texts, numbers) -> No
     assert csvsafe.csv_bytes(df) == _pandas_csv(df)
     assert csvsafe.csv_bytes(df[["name", "fine"]]) == _pandas_csv(df[["name", "fine"]])
     assert csvsafe.csv_bytes(df[["name"]]) == _pandas_csv(df[["name"]])
+
+
+def test_inert_text_marks_formula_starts_in_a_sliced_array() -> None:
+    import pyarrow as pa
+
+    from transforms import csvsafe
+
+    cells = ["=a", "+1", "-", "@x", "\tq", "\rr", "a=", "", None, "中", "'=", "＝x", "é="]
+    expected = [csvsafe.inert(c) for c in cells]
+    values = pa.array(["=pad", *cells, "=pad"], pa.large_string())  # what _csv_field hands it
+    assert csvsafe.inert_text(values.slice(1, len(cells))).to_pylist() == expected
+    assert csvsafe.inert_text(values).to_pylist() == ["'=pad", *expected, "'=pad"]

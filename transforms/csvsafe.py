@@ -59,10 +59,34 @@ def inert_column(col: pd.Series) -> pd.Series:
 
 def inert_text(values: pa.Array) -> pa.Array:
     """Arrow strings with a leading apostrophe on every value a spreadsheet would evaluate."""
-    first = pc.utf8_slice_codeunits(values, 0, 1)  # each start is one character
-    starts = pc.is_in(first, value_set=pa.array(FORMULA_STARTS, LARGE_TEXT))
+    starts = pa.array(_formula_starts(values))
     return _replace_where(values, starts, lambda v: pc.binary_join_element_wise(
         _text("'"), v, _text("")))  # fmt: skip
+
+
+# The formula starts are ASCII: in UTF-8 a value starts with one exactly when its first byte is
+# that character's, so each value's first byte is looked up in place, no slice copied.
+_FORMULA_BYTES = np.frombuffer("".join(FORMULA_STARTS).encode("ascii"), dtype=np.uint8)
+
+
+def _formula_starts(values: pa.Array) -> np.ndarray:
+    """Which values (text, not missing) start with a FORMULA_STARTS character."""
+    if values.type not in (pa.string(), pa.large_string()):
+        first = pc.utf8_slice_codeunits(values, 0, 1)
+        hit = pc.is_in(first, value_set=pa.array(FORMULA_STARTS, first.type))
+        return hit.fill_null(False).to_numpy(zero_copy_only=False)
+    width = np.int64 if values.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(values.buffers()[1], dtype=width)[values.offset :]
+    starts, ends = offsets[: len(values)], offsets[1 : len(values) + 1]
+    data = values.buffers()[2]
+    hit = np.zeros(len(values), dtype=bool)
+    if data is None or not len(values):
+        return hit
+    nonempty = ends > starts
+    hit[nonempty] = np.isin(np.frombuffer(data, dtype=np.uint8)[starts[nonempty]], _FORMULA_BYTES)
+    if values.null_count:
+        hit &= values.is_valid().to_numpy(zero_copy_only=False)
+    return hit
 
 
 def _replace_where(
