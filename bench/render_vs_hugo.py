@@ -7,17 +7,17 @@ there is none it makes one: `agencywatch synth --province` with --agencies agenc
 issue's 100,000 by default, 400 with --small) run through every stage up to the release. Then:
 
 - ours, the same pages as Hugo (`ours`, the budget's figure): every city's Chinese agency
-  pages, built as transforms.render builds them (the site model from the release, each
-  evidence record's snippet rendered once, the agency template, the files written and
-  hashed), with --workers processes for the agency pages.
+  pages, built as transforms.render builds them (the site model from the release, the
+  timeline entries of each batch rendered in one pass, the agency template, the files written
+  and hashed), with --workers processes for the agency pages.
 - ours, the whole site (`ours_whole_site`, for reference): transforms.render.run for every
   city, as the pipeline's render stage (reuse of an earlier build turned off, so every page
   is rendered): both languages, the list pages, the search shards and the downloads.
 - Hugo: the same agency views (transforms.render's own site model) exported as Hugo content
   with JSON front matter (the export is not timed), built by Debian's `hugo` with the
   comparable template in bench/hugo/: the same sections and markup, a `label` partial where
-  ours calls label(), and the evidence snippet through `partialCached` keyed by the record id,
-  as ours renders each record's snippet once and inserts it wherever the record appears. Hugo
+  ours calls label(), each record's timeline entry with its source once (an `evidence.html`
+  partial) and the score reasons linking to it, and `uglyURLs` (agency/<id>.html), as ours. Hugo
   writes only the Chinese agency pages, one city's site at a time (all 100,000 pages in one
   Hugo site would need more memory than the machine has: 1.7 GB for 8,000); it uses every
   core by default and is also timed with GOMAXPROCS=1.

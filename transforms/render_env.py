@@ -187,7 +187,7 @@ class SiteEnvironment(jinja2.Environment):
 
     def render_each(self, name: str, items: list[Any], var: str) -> list[str]:
         """Template `name` rendered for each item (bound to `var`) in one pass, instead of one
-        render call per item. The template must print data only escaped (as evidence.html
+        render call per item. The template must print data only escaped (as timeline_item.html
         does): the pieces are cut apart at a separator escaped text cannot hold."""
         if (name, var) not in self._each:
             source, _, _ = self.loader.get_source(self, name)  # type: ignore[union-attr]

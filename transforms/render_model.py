@@ -323,8 +323,8 @@ def event_views(
 ) -> list[dict[str, Any]]:
     """The events at positions order, each as the timeline and the evidence lists show it:
     the href only for an http(s) url, the source's title, the page's sha256 prefix, the
-    retrieval date and why it no longer counts. `evidence_html` (the rendered evidence
-    snippet) is filled in by the renderer."""
+    retrieval date and why it no longer counts. The renderer renders their timeline entries
+    (timeline_item.html) in one pass per batch of agencies."""
     if not len(order):
         return []
 
