@@ -178,10 +178,15 @@ class SourceContext:
         """The url on the city's base_url, so raw items never depend on a mirror's port."""
         return _swap_prefix(url, self.fetch_base, self.canonical_base)
 
-    def text_response(self, response: Response) -> TextResponse:
-        """The response decoded by page_encoding (Scrapy alone would fall back to ASCII)."""
+    def text_response(
+        self, response: Response, kind: type[TextResponse] = TextResponse
+    ) -> TextResponse:
+        """The response decoded by page_encoding (Scrapy alone would fall back to ASCII).
+
+        `kind` HtmlResponse keeps an HTML list page an HTML page even when its body happens
+        to parse as JSON (an error body): a plain TextResponse's selector would turn JSON."""
         encoding = page_encoding(response, self.source.encoding)
-        return TextResponse(
+        return kind(
             url=response.url,
             status=response.status,
             headers=response.headers,

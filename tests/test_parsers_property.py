@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scrapy.http import HtmlResponse, Request, TextResponse
 from scrapy.statscollectors import MemoryStatsCollector
@@ -108,6 +108,7 @@ def test_spider_callbacks_survive_truncated_mirror_pages(city, source_id, data) 
 @pytest.mark.parametrize("source_id", ["penalties", "dishonest", "phones", "registrations"])
 @SETTINGS
 @given(body=st.binary(max_size=2000), status=st.sampled_from([200, 200, 412, 521]))
+@example(body=b'{"":0,"":""}', status=200)  # an HTML list page whose body parses as JSON
 def test_spider_callbacks_survive_random_bytes(city, source_id, body, status) -> None:
     out, problems = parsed(spider_for(city, source_id and city.source(source_id)), body, status)
     check_outputs(out, problems)
@@ -134,6 +135,13 @@ def test_saved_page_reader_parses_or_refuses(parts: list[str]) -> None:
         assert str(e)
         return
     assert all(isinstance(place, str) and isinstance(f, dict) for place, f in records)
+
+
+def test_saved_page_that_parses_as_json_is_read_as_html() -> None:
+    """parsel would take such a body for JSON and refuse CSS; it must say no table matches."""
+    source = Source(id="s", title="s", record_type="penalty", kind="manual", table_selector="table")
+    with pytest.raises(ValueError, match="no table matches"):
+        list(html_records(b'{"":0,"":""}', source))
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "xlsx", "html"])

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from parsel import Selector, SelectorList
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
 from w3lib.encoding import html_body_declared_encoding
 
 from agencywatch.config import Source
@@ -41,7 +41,7 @@ def html_records(body: bytes, source: Source) -> Iterator[tuple[str, dict[str, s
 
     Raises ValueError when no table matches (a challenge or captcha page says so)."""
     text = decoded_bytes(body, source.encoding or html_body_declared_encoding(body) or "")
-    tables = Selector(text=text).css(source.table_selector)
+    tables = Selector(text=text, type="html").css(source.table_selector)
     if not tables:
         marker = challenge_marker(text)
         if marker:
@@ -58,7 +58,7 @@ class HtmlTableSpider(SourceSpider):
     def parse(self, response: Response, page: int) -> Iterator[Any]:
         if self.refused(response):
             return
-        page_view = self.ctx.text_response(response)
+        page_view = self.ctx.text_response(response, HtmlResponse)
         selector = self.ctx.source.table_selector
         tables = page_view.css(selector)
         if not tables:
