@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -24,6 +25,35 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 BIN = Path(sys.executable).parent
 AS_OF = "2026-11-01"
+TRASH = ".aw-trash"  # what discard() moved aside, next to where it was
+KEEP_TRASH_ENV = "AGENCYWATCH_BENCH_KEEP_TRASH"  # set by run_all: empty it after the suite
+
+
+def discard(path: Path) -> None:
+    """Move path aside (a rename) instead of deleting it before a measured run.
+
+    On ext4 without a journal (the machine of BENCHMARKS.md), the kernel skips inodes deleted
+    in the last one to six minutes when it allocates a new one, scanning past each of them:
+    after a bench deleted a province (400,000 files), creating a file cost 300-700 µs of kernel
+    time instead of 25. A deletion right before a run would bill the run for it; empty_trash()
+    deletes after the figures are taken."""
+    if path.exists() or path.is_symlink():
+        trash = path.parent / TRASH
+        trash.mkdir(exist_ok=True)
+        path.rename(trash / f"{path.name}-{time.time_ns()}")
+
+
+def empty_trash(folder: Path) -> int:
+    """Delete what discard() moved aside in folder and its sub-folders; the number of entries
+    deleted. Nothing is deleted while KEEP_TRASH_ENV is set (run_all empties at the end)."""
+    if os.environ.get(KEEP_TRASH_ENV) or not folder.is_dir():
+        return 0
+    removed = 0
+    for trash in [folder / TRASH, *folder.glob(f"*/{TRASH}"), *folder.glob(f"*/*/{TRASH}")]:
+        if trash.is_dir():
+            removed += sum(1 for _ in trash.iterdir())
+            shutil.rmtree(trash)
+    return removed
 
 
 def ensure_bytecode_cache(module: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ from bench.common import (
     Stopwatch,
     agencywatch,
     budget,
+    discard,
+    empty_trash,
     ensure_bytecode_cache,
     median,
     warm_imports,
@@ -50,8 +51,7 @@ def small_city(work: Path, agencies: int) -> dict[str, str]:
 
 
 def one_run(root: Path, env: dict[str, str]) -> dict[str, Any]:
-    if root.exists():
-        shutil.rmtree(root)
+    discard(root)
     with Stopwatch() as t:
         done = agencywatch("run", "demo", "--json", "--root", str(root), "--date", AS_OF, env=env)
     summary = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "budgets": {"end_to_end_seconds": budget(end_to_end, BUDGET_S)},
     }
     write_result("demo", figures, args.results)
+    empty_trash(args.work)
     return figures
 
 

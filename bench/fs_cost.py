@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS, write_result
+from bench.common import RESULTS, discard, empty_trash, write_result
 
 PAGE = b"x" * 16_384  # a median agency page is 8-18 KB
 TMPFS = Path("/dev/shm")
@@ -32,8 +31,34 @@ def creation_cost(folder: Path, files: int = 2000) -> dict[str, Any]:
         dirs = _timed(lambda i: os.mkdir(work / f"d{i}"), files)
         pages = _timed(lambda i: (work / f"p{i}.html").write_bytes(PAGE), files)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return {"folder": str(folder), "mkdir_us": dirs, "write_16kb_file_us": pages}
+        discard(work)  # deleted with the bench's other leftovers, after its measured runs
+    return {"folder": str(folder), "mkdir_us": dirs, "write_16kb_file_us": pages, **journal(folder)}
+
+
+def journal(folder: Path) -> dict[str, Any]:
+    """Whether folder is on ext4 without a journal, where deleting many files makes creating
+    files slow for minutes after (bench.common.discard); {} when it cannot be told."""
+    device = _mount_device(folder)
+    ext4 = Path("/proc/fs/ext4") / device if device else None
+    if ext4 is None or not ext4.is_dir():
+        return {}
+    return {"ext4_journal": any(Path("/proc/fs/jbd2").glob(f"{device}-*"))}
+
+
+def _mount_device(folder: Path) -> str:
+    """The block device name (vda, sda1) of the mount folder is on, by the longest mount point."""
+    best, device = "", ""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return ""
+    where = str(folder.resolve())
+    for line in mounts:
+        dev, point = line.split()[:2]
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, device = point, dev
+    return device.removeprefix("/dev/").replace("/", "!") if device.startswith("/dev/") else ""
 
 
 def _timed(op: Any, n: int) -> dict[str, float]:
@@ -61,6 +86,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     figures = {"file_system": file_systems(args.work, args.files)}
     write_result("fs_cost", figures, args.results)
+    empty_trash(args.work)
     return figures
 
 

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import tempfile
 from datetime import date, datetime
 from pathlib import Path
@@ -32,6 +31,8 @@ from bench.common import (
     REPO,
     RESULTS,
     Stopwatch,
+    discard,
+    empty_trash,
     ensure_bytecode_cache,
     warm_imports,
     write_result,
@@ -133,8 +134,7 @@ def scenario(work: Path, agencies: int, seed: int, newest_first: bool) -> dict[s
     """A full crawl, 1 % new records, an incremental crawl: pages fetched and rows brought."""
     from agencywatch.mirror.synth import _Synth
 
-    if work.exists():
-        shutil.rmtree(work)
+    discard(work)
     mirror, staging, root = work / "mirror", work / "staging", work / "root"
     s = _Synth(agencies, seed, date.fromisoformat(AS_OF))
     s.populate()
@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     oldest = scenario(args.work / "incremental-oldest", args.agencies, args.seed, False)
     figures = {"agencies": args.agencies, **newest, "oldest_first_appended": oldest}
     write_result("incremental", figures, args.results)
+    empty_trash(args.work)
     return figures
 
 

@@ -19,7 +19,6 @@ import io
 import json
 import os
 import pstats
-import shutil
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -33,6 +32,8 @@ from bench.common import (
     Stopwatch,
     agencywatch,
     budget,
+    discard,
+    empty_trash,
     ensure_bytecode_cache,
     warm_imports,
     write_result,
@@ -46,8 +47,7 @@ RERUN_SHARE = 0.10
 
 def synth(work: Path, cities: int, agencies: int, records: int) -> dict[str, Any]:
     """The province's raw items and city configs, generated from scratch (and timed)."""
-    if work.exists():
-        shutil.rmtree(work)
+    discard(work)
     with Stopwatch() as t:
         done = agencywatch("synth", "--province", "--out", str(work), "--cities", str(cities),
                            "--agencies", str(agencies), "--records", str(records))  # fmt: skip
@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.profile:
         largest = max(made["cities"], key=lambda s: figures["after_crawl"]["cities"][s]["seconds"])
         write_result("province-profile", profile_city(root, largest), args.results)
+    empty_trash(args.work)
     return figures
 
 

@@ -4,19 +4,21 @@
 
 Each benchmark runs in its own interpreter; the province's output root is shared by the
 rerun and the render comparison, the demo's first run by the lookup measurement. --small runs
-every benchmark at test size (minutes, not the province's full scale).
+every benchmark at test size (minutes, not the province's full scale). What a benchmark
+would delete is moved aside and deleted after the last one (bench.common.discard).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bench import report
-from bench.common import REPO, RESULTS, ensure_bytecode_cache
+from bench.common import KEEP_TRASH_ENV, REPO, RESULTS, empty_trash, ensure_bytecode_cache
 
 SMALL = {
     "bench.demo_e2e": ["--runs", "1", "--mirror-agencies", "30"],
@@ -42,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, "-m", module, "--work", str(args.work),
                "--results", str(args.results), *extra]  # fmt: skip
         print(f"\n== {' '.join(cmd[1:])}", flush=True)
-        if subprocess.run(cmd, cwd=REPO).returncode != 0:
+        env = {**os.environ, KEEP_TRASH_ENV: "1"}  # no deletion between two benchmarks' runs
+        if subprocess.run(cmd, cwd=REPO, env=env).returncode != 0:
             failed.append(module)
+    empty_trash(args.work)
     report.main(["--results", str(args.results)])
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
