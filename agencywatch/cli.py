@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from agencywatch import pipeline
 from agencywatch.config import ConfigError, default_cities_dir, load_city
@@ -357,6 +358,63 @@ def import_(city: str, source: str, files: tuple[str, ...], root: str | None, ad
     for p in done.parked:
         console.print(f"earlier export parked at {p}")
     console.print(f"next: `agencywatch run {cfg.slug}` takes them through the gates")
+
+
+# --- review ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("city")
+@click.option("--root", type=click.Path(file_okay=False), help="Output root holding data/.")
+@click.option("--limit", default=50, show_default=True, help="Agencies shown per list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the review as JSON only.")
+def review(city: str, root: str | None, limit: int, as_json: bool) -> None:
+    """Show why CITY's last release was held by the release circuit breaker: the checks that
+    tripped, the agencies it would put on the blacklist (with the scorer's reason) or drop,
+    and the command that publishes it once a person has looked. Exit 0 when nothing is held."""
+    from agencywatch.paths import city_paths
+    from transforms.breaker import REVIEWED_ENV, held_release
+
+    _load_or_exit(city)
+    cfg = load_city(city)
+    held = held_release(city_paths(cfg.slug, root))
+    if as_json:
+        click.echo(json.dumps(held, ensure_ascii=False, indent=2, default=str))
+        return
+    if held is None:
+        console.print(f"{cfg.slug}: the last run's release was not held; nothing to review")
+        return
+    console.print(
+        f"[bold]{cfg.slug}: the release of {held['as_of']} is held[/bold] "
+        f"(compared with the release of {held['previous_release']})"
+    )
+    for check in held["checks"]:
+        line = f"- {check['expectation']}: {check['observed']}, {check['expected']}"
+        console.print(line, markup=False)
+    for key, title in (("onto_blacklist", "newly on the blacklist"), ("lost", "no longer listed")):
+        if held[key]:
+            console.print(_review_table(f"{len(held[key])} {title}", held[key], limit))
+    click.echo(  # not console.print: rich would wrap the command at the terminal's width
+        "Once checked, publish it with:\n"
+        f"  {REVIEWED_ENV}={held['as_of']} agencywatch run {cfg.slug} --date {held['as_of']}"
+        + (f" --root {root}" if root else "")
+    )
+
+
+def _review_table(title: str, rows: list[dict[str, Any]], limit: int) -> Table:
+    from transforms.breaker import REVIEW_COLUMNS
+
+    columns = [
+        "agency_id",
+        *[c for c in REVIEW_COLUMNS if c in rows[0]],
+    ]
+    more = f" (first {limit})" if len(rows) > limit else ""
+    table = Table(title=title + more, title_justify="left")
+    for c in columns:
+        table.add_column(c, overflow="fold")  # a reviewer needs whole names and reasons
+    for row in rows[:limit]:
+        table.add_row(*[Text("" if row.get(c) is None else str(row[c])) for c in columns])
+    return table
 
 
 # --- verify ---------------------------------------------------------------------------------

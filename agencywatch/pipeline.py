@@ -253,13 +253,12 @@ def _prepared(
 
 def _prepared_files(paths: CityPaths) -> list[Path]:
     """Everything normalize, resolve and the clean gate write."""
-    resolved = [paths.resolved / f"{name}.parquet" for name in RESOLVED_TABLES]
+    from transforms import resolve
+
+    resolved = [paths.resolved / f"{name}.parquet" for name in resolve.TABLES]
     records = fingerprint.files_in(paths.resolved / "records", "*.parquet")
     clean = fingerprint.files_in(paths.clean, "*.parquet")
     return [*clean, paths.quarantine, *resolved, *records, paths.gates / "clean.json"]
-
-
-RESOLVED_TABLES = ("agencies", "events", "unlinked", "candidates", "corrections_applied")
 
 
 def _scored(

@@ -22,7 +22,7 @@ import json
 import os
 import re
 import tempfile
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -45,25 +45,7 @@ def write_mirror(out: Path, s: Any) -> None:
     """The mirror files of a populated synth, as agencywatch.mirror.synth.synth_mirror writes."""
     from agencywatch.mirror import synth as m
 
-    for folder in m.FOLDERS:
-        (out / folder).mkdir(parents=True, exist_ok=True)
-    rows, as_of = s.rows, s.as_of
-    m.write_registrations(out, rows["registrations"], datetime(as_of.year, as_of.month, as_of.day))
-    m.write_penalties(out, rows["penalties"])
-    m.write_abnormal(out, rows["abnormal"])
-    m.write_json_pages(out / "zxgk/api/dishonest", rows["dishonest"], m.DISHONEST_PAGE_ROWS,
-                       m.dishonest_body)  # fmt: skip
-    (out / "wenshu" / "judgments.csv").write_bytes(
-        m.csv_text(m.LABELS["judgments"], rows["judgments"]).encode("utf-8-sig")
-    )
-    m.write_json_pages(out / "complaints/api/list", rows["complaints"], m.PAGE_ROWS,
-                       m.complaints_body)  # fmt: skip
-    m.write_filings(out, rows["filings"])
-    (out / "association" / "phones.csv").write_bytes(
-        m.csv_text(m.LABELS["phones"], rows["phones"]).encode("gb18030")
-    )
-    for name, text in m.STATIC_FILES.items():
-        (out / name).write_text(text, encoding="utf-8")
+    m.write_sources(out, s)
 
 
 def sync_changed(src: Path, dst: Path) -> dict[str, int]:

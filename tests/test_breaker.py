@@ -110,3 +110,56 @@ def test_the_live_release_is_compared_not_the_newest_folder(tmp_path: Path) -> N
     lists(5, 10).to_parquet(unpublished / "agencies.parquet")
     result = breaker.check_release(city(), paths, "2026-11-03")
     assert result["success"] and result["statistics"]["previous_release"] == "2026-11-01"
+
+
+def held_wave(tmp_path: Path) -> CityPaths:
+    """A release held for a wave onto the blacklist, with resolve's names beside the lists."""
+    paths = setup(tmp_path, lists(5, 95), lists(30, 75))
+    names = pd.DataFrame({"agency_id": [f"a{i:03d}" for i in range(105)],
+                          "name": [f"演示第{i}号商务咨询有限公司（虚构）" for i in range(105)]})  # fmt: skip
+    paths.resolved.mkdir(parents=True)
+    names.to_parquet(paths.resolved / "agencies.parquet")
+    assert not breaker.check_release(city(), paths, "2026-11-02")["success"]
+    return paths
+
+
+def test_a_held_release_is_described_for_review_by_name(tmp_path: Path) -> None:
+    held = breaker.held_release(held_wave(tmp_path))
+    assert held is not None
+    assert held["as_of"] == "2026-11-02" and held["previous_release"] == "2026-11-01"
+    assert [c["observed"] for c in held["checks"]] == ["25% (25 of 100)"]
+    assert len(held["onto_blacklist"]) == 25
+    first = held["onto_blacklist"][0]
+    assert first == {
+        "agency_id": "a005",
+        "list": "blacklist",
+        "name": "演示第5号商务咨询有限公司（虚构）",
+    }
+    assert held["lost"] == []
+
+
+def test_nothing_is_held_after_an_ordinary_day(tmp_path: Path) -> None:
+    paths = setup(tmp_path, lists(5, 95), lists(6, 95))
+    breaker.check_release(city(), paths, "2026-11-02")
+    assert breaker.held_release(paths) is None
+    assert breaker.held_release(CityPaths(tmp_path / "never-run", "demo")) is None
+
+
+def test_review_command_names_the_agencies_and_the_command_that_publishes(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agencywatch.cli import main
+
+    held_wave(tmp_path)
+    out = CliRunner().invoke(main, ["review", "demo", "--root", str(tmp_path), "--limit", "3"])
+    assert out.exit_code == 0, out.output
+    assert "the release of 2026-11-02 is held" in out.output
+    assert "25 newly on the blacklist (first 3)" in out.output
+    assert "演示第5号商务咨询有限公司（虚构）" in out.output
+    assert "演示第8号" not in out.output  # beyond --limit
+    assert (
+        f"AGENCYWATCH_RELEASE_REVIEWED=2026-11-02 agencywatch run demo --date 2026-11-02 --root {tmp_path}"
+        in out.output.replace("\n", "")
+    )
+    as_json = CliRunner().invoke(main, ["review", "demo", "--root", str(tmp_path), "--json"])
+    assert json.loads(as_json.output)["as_of"] == "2026-11-02"

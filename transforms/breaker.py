@@ -26,6 +26,7 @@ NAME = "release_breaker"
 DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EXAMPLES = 20
 REVIEWED_ENV = "AGENCYWATCH_RELEASE_REVIEWED"  # = the run date: a person looked and accepts it
+REVIEW_COLUMNS = ("name", "list", "score", "list_reason_zh")  # what `agencywatch review` shows
 
 
 def previous_release(paths: CityPaths, as_of: str) -> Path | None:
@@ -71,7 +72,10 @@ def check_release(city: City, paths: CityPaths, as_of: str) -> dict[str, Any]:
     """The breaker as a gate result (docs/architecture.md, gates), written to gates/."""
     limits = city.release
     previous = previous_release(paths, as_of)
-    stats: dict[str, Any] = {"previous_release": previous.name if previous else None}
+    stats: dict[str, Any] = {
+        "as_of": as_of,
+        "previous_release": previous.name if previous else None,
+    }
     failed: list[dict[str, Any]] = []
     if previous is not None:
         facts = compare(
@@ -92,6 +96,64 @@ def check_release(city: City, paths: CityPaths, as_of: str) -> dict[str, Any]:
     text = json.dumps(result, ensure_ascii=False, indent=1)
     (paths.gates / f"{NAME}.json").write_text(text + "\n", encoding="utf-8")
     return result
+
+
+def held_release(paths: CityPaths) -> dict[str, Any] | None:
+    """What a person needs to decide on a release the breaker held, from its last result: the
+    run date, the checks that tripped, and each agency it would put on the blacklist or drop,
+    by name; None when the last run's release was not held.
+
+    The gate file alone names agencies by id; a reviewer has to recognise them, and to see the
+    scorer's reason for each new blacklisting, before accepting the release."""
+    try:
+        gate = json.loads((paths.gates / f"{NAME}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if gate.get("success", True):
+        return None
+    stats = gate.get("statistics") or {}
+    current = _agency_table(paths.scored / "scores.parquet", paths.resolved / "agencies.parquet")
+    previous = paths.releases / str(stats.get("previous_release") or "")
+    before = _agency_table(previous / "agencies.parquet", previous / "agencies.parquet")
+    return {
+        "as_of": stats.get("as_of") or "",
+        "previous_release": stats.get("previous_release"),
+        "checks": gate.get("failed_expectations") or [],
+        "onto_blacklist": _rows(current, stats.get("onto_blacklist") or []),
+        "lost": _rows(before, stats.get("lost") or []),
+    }
+
+
+def _agency_table(*files: Path) -> pd.DataFrame:
+    """agency_id -> name, list, score and the list's reason, each from the first of files
+    that has it (the scorer's lists hold no names; resolve's agencies do)."""
+    out = pd.DataFrame()
+    for path in dict.fromkeys(files):
+        have = _columns(path) if path.is_file() else set()
+        cols = [c for c in REVIEW_COLUMNS if c in have and c not in out.columns]
+        if "agency_id" in have and cols:
+            df = pd.read_parquet(path, columns=["agency_id", *cols]).set_index("agency_id")
+            out = df if out.columns.empty else out.join(df, how="outer")
+    return out
+
+
+def _columns(path: Path) -> set[str]:
+    import pyarrow.parquet as pq
+
+    return set(pq.read_schema(path).names)
+
+
+def _rows(table: pd.DataFrame, ids: list[str]) -> list[dict[str, Any]]:
+    """One row per id, in the gate's order, with what table knows of it (blank when nothing)."""
+    rows = []
+    for agency_id in ids:
+        known = table.loc[agency_id].to_dict() if agency_id in table.index else {}
+        rows.append({"agency_id": agency_id, **{k: _plain(v) for k, v in known.items()}})
+    return rows
+
+
+def _plain(value: Any) -> Any:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
 
 
 def _tripped(facts: dict[str, Any], max_loss: float, max_gain: float) -> list[dict[str, Any]]:

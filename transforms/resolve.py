@@ -927,6 +927,9 @@ def _record_types(tables: dict[str, pd.DataFrame]) -> pd.Series:
     return both[~both.index.duplicated()]
 
 
+TABLES = ("agencies", "events", "unlinked", "candidates", "corrections_applied")  # resolved/*
+
+
 def run(city: City, paths: CityPaths) -> dict[str, Any]:
     """Read clean/*.parquet (and the records kept from earlier runs), write resolved/*."""
     out = paths.resolved
@@ -938,11 +941,9 @@ def run(city: City, paths: CityPaths) -> dict[str, Any]:
     (out / "records").mkdir(exist_ok=True)
     for rt, df in tables.items():
         write_table(df, records_path(paths, rt))
-    write_table(res.agencies, out / "agencies.parquet")
-    write_table(res.events, out / "events.parquet")
-    write_table(res.unlinked, out / "unlinked.parquet")
-    write_table(res.candidates, out / "candidates.parquet")
-    write_table(res.corrections, out / "corrections_applied.parquet")
+    written = (res.agencies, res.events, res.unlinked, res.candidates, res.corrections)
+    for name, df in zip(TABLES, written, strict=True):
+        write_table(df, out / f"{name}.parquet")
     return {
         "agencies": len(res.agencies),
         "verified": int(res.agencies["verified"].sum()),

@@ -945,15 +945,24 @@ def synth_mirror(out_dir: Path, n_agencies: int = 300, seed: int = 2026,
     if n_agencies < 10:
         raise ValueError(f"n_agencies must be at least 10, got {n_agencies}")
     out = Path(out_dir)
-    for folder in FOLDERS:
-        (out / folder).mkdir(parents=True, exist_ok=True)
     for pattern in STALE:
         for old in sorted(out.glob(pattern)):
             old.unlink()
     s = _Synth(n_agencies, seed, as_of)
     s.populate()
     s.finish()
-    rows = s.rows
+    write_sources(out, s)
+    counts = {source: len(s.rows[source]) for source in SOURCES}
+    (out / "_truth.json").write_text(truth_json(truth(s, seed, counts)), encoding="utf-8")
+    return counts
+
+
+def write_sources(out: Path, s: _Synth) -> None:
+    """Every source's files of a populated synth, as the mirror serves them (the incremental
+    benchmark writes a changed synth again with this)."""
+    for folder in FOLDERS:
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    rows, as_of = s.rows, s.as_of
     stamp = datetime(as_of.year, as_of.month, as_of.day)
     write_registrations(out, rows["registrations"], stamp)
     write_penalties(out, rows["penalties"])
@@ -973,6 +982,3 @@ def synth_mirror(out_dir: Path, n_agencies: int = 300, seed: int = 2026,
     )
     for name, text in STATIC_FILES.items():
         (out / name).write_text(text, encoding="utf-8")
-    counts = {source: len(rows[source]) for source in SOURCES}
-    (out / "_truth.json").write_text(truth_json(truth(s, seed, counts)), encoding="utf-8")
-    return counts
