@@ -49,7 +49,7 @@ def empty_trash(folder: Path) -> int:
     if os.environ.get(KEEP_TRASH_ENV) or not folder.is_dir():
         return 0
     removed = 0
-    for trash in [folder / TRASH, *folder.glob(f"*/{TRASH}"), *folder.glob(f"*/*/{TRASH}")]:
+    for trash in (p for depth in range(4) for p in folder.glob("*/" * depth + TRASH)):
         if trash.is_dir():
             removed += sum(1 for _ in trash.iterdir())
             shutil.rmtree(trash)

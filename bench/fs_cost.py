@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -24,14 +25,20 @@ PAGE = b"x" * 16_384  # a median agency page is 8-18 KB
 TMPFS = Path("/dev/shm")
 
 
-def creation_cost(folder: Path, files: int = 2000) -> dict[str, Any]:
-    """Microseconds (wall, and kernel CPU) per folder made and per file written in folder."""
+def creation_cost(folder: Path, files: int = 2000, defer_delete: bool = True) -> dict[str, Any]:
+    """Microseconds (wall, and kernel CPU) per folder made and per file written in folder.
+
+    defer_delete: leave the files for empty_trash() (on the benchmark's own disk, where
+    deleting them now would slow the run that follows)."""
     work = Path(tempfile.mkdtemp(prefix="aw-fs-", dir=folder))
     try:
         dirs = _timed(lambda i: os.mkdir(work / f"d{i}"), files)
         pages = _timed(lambda i: (work / f"p{i}.html").write_bytes(PAGE), files)
     finally:
-        discard(work)  # deleted with the bench's other leftovers, after its measured runs
+        if defer_delete:
+            discard(work)  # deleted with the bench's other leftovers, after its measured runs
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     return {"folder": str(folder), "mkdir_us": dirs, "write_16kb_file_us": pages, **journal(folder)}
 
 
@@ -74,7 +81,7 @@ def file_systems(work: Path, files: int = 2000) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     out = {"work": creation_cost(work, files)}
     if TMPFS.is_dir() and os.access(TMPFS, os.W_OK):
-        out["tmpfs"] = creation_cost(TMPFS, files)
+        out["tmpfs"] = creation_cost(TMPFS, files, defer_delete=False)
     return out
 
 

@@ -177,12 +177,29 @@ def reused_stages(root: Path, slugs: list[str], run_id: str) -> dict[str, int]:
 
 
 def profile_city(root: Path, slug: str, top: int = 30) -> dict[str, Any]:
-    """cProfile of one city's stages after the crawl: where the time goes, by function."""
+    """cProfile of one city's stages after the crawl: where the time goes, by function.
+
+    Every stage runs again (AGENCYWATCH_REUSE=0: the province is the one the benchmark just
+    ran), and the city's builds are moved aside first, so the render writes a new one instead
+    of deleting a copy of one it already has."""
+    from agencywatch import fingerprint
+    from agencywatch.paths import city_paths
+
     os.environ["AGENCYWATCH_CITIES_DIR"] = str(root / "cities")
+    for build in city_paths(slug, root).builds.glob(f"{slug}-*"):
+        discard(build)
+    previous = os.environ.get(fingerprint.REUSE_ENV)
+    os.environ[fingerprint.REUSE_ENV] = "0"
     profiler = cProfile.Profile()
-    profiler.enable()
-    run_one(slug, str(root), "profile")
-    profiler.disable()
+    try:
+        profiler.enable()
+        run_one(slug, str(root), "profile")
+    finally:
+        profiler.disable()
+        if previous is None:
+            os.environ.pop(fingerprint.REUSE_ENV, None)
+        else:
+            os.environ[fingerprint.REUSE_ENV] = previous
     out: dict[str, Any] = {"city": slug}
     for key in ("cumulative", "tottime"):
         buf = io.StringIO()

@@ -222,3 +222,25 @@ def test_fs_cost_measures_folders_and_files(tmp_path: Path) -> None:
     for where in doc["file_system"].values():
         assert where["mkdir_us"]["wall"] > 0 and where["write_16kb_file_us"]["wall"] > 0
     assert list((tmp_path / "work").iterdir()) == []  # its files are removed again
+
+
+def test_discarded_folders_are_deleted_only_when_the_trash_is_emptied(
+    tmp_path, monkeypatch
+) -> None:
+    from bench.common import KEEP_TRASH_ENV, discard, empty_trash
+
+    deep = tmp_path / "province" / "public" / ".builds" / "p01-2026-11-01-x"
+    deep.mkdir(parents=True)
+    (deep / "index.html").write_text("x")
+    top = tmp_path / "ours-agency-pages"
+    top.mkdir()
+    discard(deep)
+    discard(top)
+    discard(tmp_path / "never-made")  # nothing to move
+    assert not deep.exists() and not top.exists()
+    monkeypatch.setenv(KEEP_TRASH_ENV, "1")  # run_all: not between two benchmarks
+    assert empty_trash(tmp_path) == 0
+    assert len(list(tmp_path.glob("**/.aw-trash/*"))) == 2
+    monkeypatch.delenv(KEEP_TRASH_ENV)
+    assert empty_trash(tmp_path) == 2
+    assert list(tmp_path.glob("**/.aw-trash")) == []
