@@ -38,9 +38,10 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## lock: re-resolve requirements.lock from pyproject.toml (needs the registry)
+## lock: re-resolve the deploy image's lock, then the development lock within it (needs the registry)
 lock: setup
-	$(BIN)/uv pip compile --python-version 3.11 pyproject.toml --all-extras -o requirements.lock
+	$(BIN)/uv pip compile --python-version 3.11 pyproject.toml --extra deploy -o deploy/requirements.lock
+	$(BIN)/uv pip compile --python-version 3.11 pyproject.toml --extra test -c deploy/requirements.lock -o requirements.lock
 
 serve: setup
 	$(BIN)/agencywatch serve

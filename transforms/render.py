@@ -128,7 +128,10 @@ def run(
 
 
 def reusable_build(paths: CityPaths, inputs: dict[str, Any]) -> Path | None:
-    """The build recorded for exactly these inputs, when it still exists."""
+    """The build recorded for exactly these inputs, when it still exists.
+
+    Checking its index.html is enough: a build folder only ever appears by renaming a staging
+    folder whose every file has been written (run), and its name carries its content digest."""
     record, _why = fingerprint.reusable(paths, STAGE, inputs)
     if record is None:
         return None
