@@ -163,3 +163,14 @@ def test_review_command_names_the_agencies_and_the_command_that_publishes(tmp_pa
     )
     as_json = CliRunner().invoke(main, ["review", "demo", "--root", str(tmp_path), "--json"])
     assert json.loads(as_json.output)["as_of"] == "2026-11-02"
+
+
+def test_a_gate_file_without_its_date_takes_the_scorers(tmp_path: Path) -> None:
+    paths = held_wave(tmp_path)
+    scores = pd.read_parquet(paths.scored / "scores.parquet")
+    scores["as_of"] = "2026-11-02"
+    scores.to_parquet(paths.scored / "scores.parquet")
+    gate = json.loads((paths.gates / "release_breaker.json").read_text("utf-8"))
+    del gate["statistics"]["as_of"]  # as written before the breaker recorded its run date
+    (paths.gates / "release_breaker.json").write_text(json.dumps(gate), "utf-8")
+    assert breaker.held_release(paths)["as_of"] == "2026-11-02"

@@ -112,11 +112,12 @@ def held_release(paths: CityPaths) -> dict[str, Any] | None:
     if gate.get("success", True):
         return None
     stats = gate.get("statistics") or {}
-    current = _agency_table(paths.scored / "scores.parquet", paths.resolved / "agencies.parquet")
+    scores = paths.scored / "scores.parquet"
+    current = _agency_table(scores, paths.resolved / "agencies.parquet")
     previous = paths.releases / str(stats.get("previous_release") or "")
-    before = _agency_table(previous / "agencies.parquet", previous / "agencies.parquet")
+    before = _agency_table(previous / "agencies.parquet")
     return {
-        "as_of": stats.get("as_of") or "",
+        "as_of": stats.get("as_of") or _scored_as_of(scores),
         "previous_release": stats.get("previous_release"),
         "checks": gate.get("failed_expectations") or [],
         "onto_blacklist": _rows(current, stats.get("onto_blacklist") or []),
@@ -135,6 +136,14 @@ def _agency_table(*files: Path) -> pd.DataFrame:
             df = pd.read_parquet(path, columns=["agency_id", *cols]).set_index("agency_id")
             out = df if out.columns.empty else out.join(df, how="outer")
     return out
+
+
+def _scored_as_of(scores: Path) -> str:
+    """The run date the scorer wrote (a gate file from before the breaker recorded its own)."""
+    if "as_of" not in (_columns(scores) if scores.is_file() else set()):
+        return ""
+    dates = pd.read_parquet(scores, columns=["as_of"])["as_of"].dropna()
+    return str(dates.iloc[0])[:10] if len(dates) else ""
 
 
 def _columns(path: Path) -> set[str]:
