@@ -41,13 +41,6 @@ from bench.common import (
 NEW_SHARE = 0.01
 
 
-def write_mirror(out: Path, s: Any) -> None:
-    """The mirror files of a populated synth, as agencywatch.mirror.synth.synth_mirror writes."""
-    from agencywatch.mirror import synth as m
-
-    m.write_sources(out, s)
-
-
 def sync_changed(src: Path, dst: Path) -> dict[str, int]:
     """Copy into dst only the files whose bytes differ, so unchanged pages keep their mtime."""
     changed = added = same = 0
@@ -114,19 +107,19 @@ def crawl(root: Path, run_id: str) -> dict[str, Any]:
 
 def scenario(work: Path, agencies: int, seed: int, newest_first: bool) -> dict[str, Any]:
     """A full crawl, 1 % new records, an incremental crawl: pages fetched and rows brought."""
-    from agencywatch.mirror.synth import _Synth
+    from agencywatch.mirror.synth import _Synth, write_sources
 
     discard(work)
     mirror, staging, root = work / "mirror", work / "staging", work / "root"
     s = _Synth(agencies, seed, date.fromisoformat(AS_OF))
     s.populate()
     s.finish()
-    write_mirror(mirror, s)
+    write_sources(mirror, s)
     order = "newest_first" if newest_first else "oldest_first"
     os.environ["AGENCYWATCH_CITIES_DIR"] = str(city_config(work, mirror, order))
     first = crawl(root, "bench-first")
     new_records = add_new_records(s, newest_first)
-    write_mirror(staging, s)
+    write_sources(staging, s)
     synced = sync_changed(staging, mirror)
     second = crawl(root, "bench-incremental")
     fetched_again = second["pages_fetched"]  # 200 answers; 304 revalidations are counted apart

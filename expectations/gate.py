@@ -320,22 +320,18 @@ def _objects_blank_as_null(frame: pd.DataFrame) -> pd.DataFrame:
     """
     import pandas as pd
 
+    from transforms.frames import arrow_text
+
     out = {}
     for column in frame.columns:
         values = frame[column]
-        if _arrow_backed(values):
+        if arrow_text(values):
             out[column] = _arrow_objects_blank_as_null(values)
         else:
             out[column] = _blank_as_null(_as_objects(values.to_frame()))[column]
     result = pd.DataFrame(out, index=frame.index, columns=frame.columns)
     result.attrs = dict(frame.attrs)
     return result
-
-
-def _arrow_backed(values: pd.Series) -> bool:
-    import pandas as pd
-
-    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
 
 
 def _arrow_objects_blank_as_null(values: pd.Series) -> pd.Series:

@@ -26,9 +26,9 @@ def isin(s: pd.Series, values: Iterable[Any]) -> pd.Series:
     call at province scale); Arrow's is_in hashes the whole value set at once. Nulls match
     nulls, as in pandas.
     """
-    if not _arrow_text(s):
+    if not arrow_text(s):
         return s.isin(values)
-    if isinstance(values, pd.Series | pd.Index) and _arrow_text(values):
+    if isinstance(values, pd.Series | pd.Index) and arrow_text(values):
         value_set = pa.array(values)
     else:
         kept = [v for v in values if isinstance(v, str) or v is None or v is pd.NA
@@ -38,7 +38,8 @@ def isin(s: pd.Series, values: Iterable[Any]) -> pd.Series:
     return pd.Series(hit.to_numpy(zero_copy_only=False), index=s.index, dtype=bool)
 
 
-def _arrow_text(s: pd.Series | pd.Index) -> bool:
+def arrow_text(s: pd.Series | pd.Index) -> bool:
+    """Whether s holds text in Arrow (pandas' str dtype with pyarrow storage)."""
     return isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from agencywatch.paths import CityPaths
+from transforms.frames import arrow_text
 
 # Bump when the parse changes what a table holds: hand-over files of another format are
 # parsed again rather than trusted.
@@ -397,12 +398,8 @@ def _write_handover(target: Path, table: RawTable, digest: str) -> bool:
     finally:
         Path(name).unlink(missing_ok=True)
     return table.items is None and all(
-        _arrow_backed(frame[c]) for frame in frames for c in frame.columns
+        arrow_text(frame[c]) for frame in frames for c in frame.columns
     )
-
-
-def _arrow_backed(values: pd.Series) -> bool:
-    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
 
 
 def _is_text(values: pd.Series) -> bool:

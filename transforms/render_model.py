@@ -132,12 +132,13 @@ def distinct_values(df: pd.DataFrame, column: str, rows: np.ndarray) -> list[Any
     value."""
     if column in df.columns and isinstance(df[column].dtype, pd.ArrowDtype | pd.StringDtype):
         values = pa.array(df[column], from_pandas=True)
-        if _is_text(values.type):
+        if is_text_type(values.type):
             return values.take(pa.array(rows)).to_pylist()
     return column_values(df, column, rows=rows)
 
 
-def _is_text(kind: pa.DataType) -> bool:
+def is_text_type(kind: pa.DataType) -> bool:
+    """Whether an Arrow type is text (string or large_string)."""
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
@@ -311,7 +312,7 @@ def _arrow_text(column: pd.Series | None, size: int) -> pa.Array | pa.ChunkedArr
     if column is None:
         return pa.nulls(size, pa.string())
     values = pa.array(column, from_pandas=True)
-    return values if _is_text(values.type) else values.cast(pa.string())
+    return values if is_text_type(values.type) else values.cast(pa.string())
 
 
 def event_views(

@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from agencywatch.paths import CityPaths
-from transforms.render_model import column_values, factorized, http_url, records
+from transforms.render_model import column_values, factorized, http_url, is_text_type, records
 from transforms.values import lookups, name_keys, normalize_phone
 
 FORMAT_VERSION = 1
@@ -305,13 +305,9 @@ def _id_columns(events: pd.DataFrame) -> pa.Table | None:
     if not {"record_id", "agency_id"} <= set(events.columns):
         return None
     columns = {c: pa.array(events[c], from_pandas=True) for c in ("record_id", "agency_id")}
-    if not all(_is_text(v.type) or pa.types.is_null(v.type) for v in columns.values()):
+    if not all(is_text_type(v.type) or pa.types.is_null(v.type) for v in columns.values()):
         return None
     return pa.table({c: v.cast(pa.string()) for c, v in columns.items()})
-
-
-def _is_text(kind: pa.DataType) -> bool:
-    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def _linked(agencies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -471,7 +467,7 @@ def _text_column(df: pd.DataFrame, column: str) -> pa.Array:
     values = pa.array(df[column], from_pandas=True)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if _is_text(values.type) or pa.types.is_null(values.type):
+    if is_text_type(values.type) or pa.types.is_null(values.type):
         return values.cast(pa.string())
     return pa.array([_text_or_none(v) for v in column_values(df, column)], pa.string())
 
@@ -564,7 +560,7 @@ def _json_strings(df: pd.DataFrame, column: str, rows: np.ndarray) -> pa.Array:
     in Arrow when none is missing and none holds a character JSON escapes."""
     if column in df.columns:
         values = pa.array(df[column], from_pandas=True)
-        if _is_text(values.type) and not values.null_count:
+        if is_text_type(values.type) and not values.null_count:
             picked = values.take(pa.array(rows))
             if isinstance(picked, pa.ChunkedArray):
                 picked = picked.combine_chunks()

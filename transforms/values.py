@@ -479,15 +479,8 @@ def own_nfkc_rows(values: pd.Series) -> np.ndarray:
 def map_unless_plain(
     values: pd.Series, parse: Callable[[Any], Any], plain: np.ndarray
 ) -> pd.Series:
-    """parse over the rows that are not plain (once per distinct value); plain rows keep their
-    text. An object column comes back."""
-    return _map_unless_plain(values, parse, plain)
-
-
-def _map_unless_plain(
-    values: pd.Series, parse: Callable[[Any], Any], plain: np.ndarray
-) -> pd.Series:
-    """parse over the rows that are not plain; plain rows keep their text."""
+    """parse over the rows that are not plain (once per distinct value); plain rows keep
+    their text. An object column comes back."""
     if not plain.any():
         return map_unique(values, parse)[0]
     out = pd.Series(values.to_numpy(dtype=object), index=values.index, dtype=object)
@@ -504,7 +497,7 @@ _USCC_CHECK_TABLE[[ord(c) for c in _USCC_ALPHABET]] = np.arange(len(_USCC_ALPHAB
 def clean_usccs(values: pd.Series) -> pd.Series:
     """clean_uscc over a column: codes already in plain form are checked all at once."""
     plain = _matching_rows(values, f"^{_USCC_PLAIN.pattern}$")
-    out = _map_unless_plain(values, clean_uscc, plain)
+    out = map_unless_plain(values, clean_uscc, plain)
     if plain.any():
         codes = out[plain].to_numpy(dtype=object)
         digits = np.frombuffer("".join(codes).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
@@ -517,14 +510,14 @@ def clean_usccs(values: pd.Series) -> pd.Series:
 
 def clean_texts(values: pd.Series) -> pd.Series:
     """clean_text over a column (once per distinct value: most columns repeat a lot)."""
-    return _map_unless_plain(values, clean_text, _plain_rows(values, _OWN_NFKC))
+    return map_unless_plain(values, clean_text, own_nfkc_rows(values))
 
 
 def display_texts(values: pd.Series) -> pd.Series:
     """display_text over a column; Arrow-backed text comes back Arrow-backed (missing as NaN)."""
     plain = _plain_rows(values, _OWN_NFKC + _FULL_WIDTH)
     if not isinstance(values.dtype, pd.StringDtype) or not plain.any():
-        return _map_unless_plain(values, display_text, plain)
+        return map_unless_plain(values, display_text, plain)
     out = values.copy()
     rest = ~plain
     if rest.any():
@@ -615,7 +608,7 @@ def name_keys(names: pd.Series) -> pd.Series:
     A name made of CJK ideographs only, longer than any empty marker (most company names),
     is its own pre-key: nothing to fold, unify or strip.
     """
-    pre = _map_unless_plain(names, _name_pre_key, _plain_rows(names, _IDEOGRAPHS))
+    pre = map_unless_plain(names, _name_pre_key, _plain_rows(names, _IDEOGRAPHS))
     codes, uniques = pd.factorize(pre, use_na_sentinel=True)
     if len(uniques) == 0:
         return pd.Series([None] * len(names), index=names.index, dtype=object)
